@@ -1,0 +1,224 @@
+package fs
+
+import (
+	"io"
+	"syscall"
+)
+
+const (
+	// zeroCopyChunk is how much an unthrottled copy moves per step (one sendfile/splice call
+	// sequence); limits set meanwhile (a reload) are applied from the next step on.
+	zeroCopyChunk = 4 << 20
+	// bufferSize is the size of the pooled copy buffers, used when zero-copy is impossible (TLS,
+	// deflate) and when throttling.
+	bufferSize = 256 << 10
+)
+
+// plan returns the size of the next chunk and whether a limit currently applies: a throttled
+// chunk never exceeds the burst of any applicable bucket.
+func (h *handle) plan() (chunk int, limited bool) {
+	chunk = bufferSize
+	for _, l := range h.limits {
+		if b := l.current(); b != nil {
+			limited = true
+			chunk = min(chunk, b.burst)
+		}
+	}
+	return chunk, limited
+}
+
+// wait blocks until n bytes may pass every applicable limiter, or the tree is closed.
+func (h *handle) wait(n int) error {
+	for _, l := range h.limits {
+		if err := l.waitN(h.t.ctx, n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (h *handle) buffer() (*[]byte, func()) {
+	b := h.t.bufs.Get().(*[]byte)
+	return b, func() { h.t.bufs.Put(b) }
+}
+
+// done records a copy step and turns its error into the one to return.
+func (h *handle) done(n int64, err error) error {
+	h.bytes.Add(n)
+	if err != nil && err != io.EOF {
+		h.failed.Store(true)
+		return h.t.ioError(h.vpath, err)
+	}
+	return err
+}
+
+// cancelled returns an error once the tree is closed.
+func (h *handle) cancelled() error {
+	if h.t.ctx.Err() != nil {
+		return h.done(0, errWaitCancelled)
+	}
+	return nil
+}
+
+// WriteTo sends the file to w (a download). Unthrottled, it hands w an *io.LimitedReader
+// around the *os.File, which a *net.TCPConn turns into sendfile(2); when w cannot read from a
+// reader (TLS) it copies through a pooled 256 KiB buffer. Throttled, it copies chunks no larger
+// than the burst, waiting on every applicable limiter before each.
+func (h *handle) WriteTo(w io.Writer) (int64, error) {
+	var total int64
+	for {
+		if err := h.cancelled(); err != nil {
+			return total, err
+		}
+		chunk, limited := h.plan()
+		var (
+			n   int64
+			err error
+			eof bool
+		)
+		switch rf, isRF := w.(io.ReaderFrom); {
+		case !limited && isRF:
+			lr := &io.LimitedReader{R: h.f, N: h.zeroCopyChunk}
+			n, err = rf.ReadFrom(lr)
+			eof = lr.N > 0
+		case !limited:
+			buf, put := h.buffer()
+			lr := &io.LimitedReader{R: h.f, N: h.zeroCopyChunk}
+			n, err = io.CopyBuffer(w, lr, *buf)
+			put()
+			eof = lr.N > 0
+		default:
+			n, eof, err = h.throttledStep(w, h.f, chunk)
+		}
+		if err == io.EOF {
+			err, eof = nil, true
+		}
+		total += n
+		if err := h.done(n, err); err != nil {
+			return total, err
+		}
+		if eof {
+			return total, nil
+		}
+	}
+}
+
+// ReadFrom receives the file from r (an upload). Unthrottled and when r is a socket, it hands
+// the *os.File's own ReadFrom an *io.LimitedReader around r, which becomes splice(2); otherwise
+// it copies through a pooled buffer. Throttled, it copies chunks no larger than the burst,
+// waiting on every applicable limiter before writing each.
+func (h *handle) ReadFrom(r io.Reader) (int64, error) {
+	_, isSocket := r.(syscall.Conn)
+	var total int64
+	for {
+		if err := h.cancelled(); err != nil {
+			return total, err
+		}
+		chunk, limited := h.plan()
+		var (
+			n   int64
+			err error
+			eof bool
+		)
+		switch {
+		case !limited && isSocket:
+			lr := &io.LimitedReader{R: r, N: h.zeroCopyChunk}
+			n, err = h.f.ReadFrom(lr)
+			eof = lr.N > 0
+		case !limited:
+			buf, put := h.buffer()
+			lr := &io.LimitedReader{R: r, N: h.zeroCopyChunk}
+			n, err = io.CopyBuffer(writerOnly{h.f}, lr, *buf)
+			put()
+			eof = lr.N > 0
+		default:
+			n, eof, err = h.throttledStep(h.f, r, chunk)
+		}
+		if err == io.EOF {
+			err, eof = nil, true
+		}
+		total += n
+		if err := h.done(n, err); err != nil {
+			return total, err
+		}
+		if eof {
+			return total, nil
+		}
+	}
+}
+
+// throttledStep reads up to chunk bytes from src, waits for the limiters, and writes them to dst.
+func (h *handle) throttledStep(dst io.Writer, src io.Reader, chunk int) (n int64, eof bool, err error) {
+	buf, put := h.buffer()
+	defer put()
+	nr, rerr := src.Read((*buf)[:chunk])
+	if nr > 0 {
+		if err := h.wait(nr); err != nil {
+			return 0, false, err
+		}
+		nw, werr := dst.Write((*buf)[:nr])
+		n = int64(nw)
+		if werr == nil && nw < nr {
+			werr = io.ErrShortWrite
+		}
+		if werr != nil {
+			return n, false, werr
+		}
+	}
+	switch {
+	case rerr == io.EOF:
+		return n, true, nil
+	case rerr != nil:
+		return n, false, rerr
+	}
+	return n, false, nil
+}
+
+// Read reads from the file (used when the library converts line ends, or by other callers),
+// throttled like WriteTo.
+func (h *handle) Read(p []byte) (int, error) {
+	if err := h.cancelled(); err != nil {
+		return 0, err
+	}
+	chunk, limited := h.plan()
+	if limited && len(p) > chunk {
+		p = p[:chunk]
+	}
+	n, err := h.f.Read(p)
+	if limited && n > 0 {
+		if werr := h.wait(n); werr != nil {
+			return 0, h.done(0, werr)
+		}
+	}
+	return n, h.done(int64(n), err)
+}
+
+// Write writes to the file, throttled like ReadFrom.
+func (h *handle) Write(p []byte) (int, error) {
+	total := 0
+	for {
+		if err := h.cancelled(); err != nil {
+			return total, err
+		}
+		chunk, limited := h.plan()
+		k := len(p)
+		if limited {
+			k = min(k, chunk)
+			if err := h.wait(k); err != nil {
+				return total, h.done(0, err)
+			}
+		}
+		n, err := h.f.Write(p[:k])
+		total += n
+		if err := h.done(int64(n), err); err != nil {
+			return total, err
+		}
+		p = p[k:]
+		if len(p) == 0 {
+			return total, nil
+		}
+	}
+}
+
+// writerOnly hides the ReadFrom method of an *os.File, so that io.CopyBuffer uses its buffer.
+type writerOnly struct{ io.Writer }

@@ -1,0 +1,154 @@
+package fs
+
+import (
+	"os"
+	"path"
+	"slices"
+	"strings"
+	"time"
+)
+
+// ReadDir lists a directory (LIST, NLST, MLSD, STAT). It needs the "list" permission. Entries
+// describe symbolic links themselves (Lstat). Temporary upload files are left out; mount points
+// below the directory are listed, replacing a real entry of the same name.
+func (t *Tree) ReadDir(name string) ([]os.FileInfo, error) {
+	n, err := t.resolve(name)
+	if err != nil {
+		return nil, err
+	}
+	return t.readDir(n)
+}
+
+func (t *Tree) readDir(n node) ([]os.FileInfo, error) {
+	if n.reserved {
+		return nil, fail(n.vpath, errNotExist)
+	}
+	var entries []os.FileInfo
+	switch {
+	case n.m == nil && !n.ancestor:
+		return nil, fail(n.vpath, errNotExist)
+	case n.m == nil:
+		// a synthesized directory: only the mounts below it
+	case n.ancestor && !n.isMountPoint() && !n.m.perm.Has(PermList):
+		// a directory inside a folder, leading to deeper mounts: show those only
+	default:
+		if err := need(n, PermList); err != nil {
+			return nil, err
+		}
+		listed, err := t.readRealDir(n)
+		if err != nil {
+			if !(n.ancestor && !n.isMountPoint() && os.IsNotExist(err)) {
+				return nil, t.osError("readdir", n.vpath, err)
+			}
+		}
+		entries = listed
+	}
+	if n.ancestor {
+		entries = t.mergeMounts(n.vpath, entries)
+	}
+	slices.SortFunc(entries, func(a, b os.FileInfo) int { return strings.Compare(a.Name(), b.Name()) })
+	return entries, nil
+}
+
+// readRealDir lists the real directory of n, without temporary upload files.
+func (t *Tree) readRealDir(n node) ([]os.FileInfo, error) {
+	f, err := n.m.root.Open(n.rel)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.IsDir() {
+		return nil, &PathError{Path: n.vpath, Err: errNotDir}
+	}
+	all, err := f.Readdir(-1)
+	if err != nil {
+		return nil, err
+	}
+	out := all[:0]
+	for _, e := range all {
+		if !strings.HasPrefix(e.Name(), tempPrefix) {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+// mergeMounts adds to the entries of directory v its child mount points, and synthesized
+// directories for children that only lead to deeper mount points.
+func (t *Tree) mergeMounts(v string, entries []os.FileInfo) []os.FileInfo {
+	children := t.childMounts(v)
+	have := make(map[string]int, len(entries))
+	for i, e := range entries {
+		have[e.Name()] = i
+	}
+	for name, isMount := range children {
+		i, exists := have[name]
+		switch {
+		case isMount:
+			fi := t.mountInfo(path.Join(v, name))
+			if exists {
+				entries[i] = fi
+			} else {
+				entries = append(entries, fi)
+			}
+		case !exists:
+			entries = append(entries, t.virtualDir(path.Join(v, name)))
+		}
+	}
+	return entries
+}
+
+// mountInfo describes the mount point at v, by its real directory when it can be read.
+func (t *Tree) mountInfo(v string) os.FileInfo {
+	for _, m := range t.mounts {
+		if m.path == v {
+			if fi, err := m.root.Stat("."); err == nil {
+				return renamed(fi, baseName(v))
+			}
+		}
+	}
+	return t.virtualDir(v)
+}
+
+// virtualDir describes a synthesized, read-only directory.
+func (t *Tree) virtualDir(v string) os.FileInfo {
+	return &dirInfo{name: baseName(v), mtime: t.created}
+}
+
+// baseName is the name shown for the virtual path v: its last element, or "/".
+func baseName(v string) string { return path.Base(v) }
+
+// dirInfo is the os.FileInfo of a synthesized directory.
+type dirInfo struct {
+	name  string
+	mtime time.Time
+}
+
+func (d *dirInfo) Name() string       { return d.name }
+func (d *dirInfo) Size() int64        { return 0 }
+func (d *dirInfo) Mode() os.FileMode  { return os.ModeDir | 0o555 }
+func (d *dirInfo) ModTime() time.Time { return d.mtime }
+func (d *dirInfo) IsDir() bool        { return true }
+func (d *dirInfo) Sys() any           { return nil }
+
+// namedInfo is an os.FileInfo shown under another name (a mount point, a temporary file).
+type namedInfo struct {
+	os.FileInfo
+	name string
+}
+
+func (n *namedInfo) Name() string { return n.name }
+
+// Sys hides the underlying system data.
+func (n *namedInfo) Sys() any { return nil }
+
+func renamed(fi os.FileInfo, name string) os.FileInfo {
+	if fi.Name() == name {
+		return fi
+	}
+	return &namedInfo{FileInfo: fi, name: name}
+}

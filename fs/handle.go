@@ -1,0 +1,262 @@
+package fs
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"io"
+	"os"
+	"path"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	ftpserver "github.com/fclairamb/ftpserverlib"
+)
+
+// handle is an open file being transferred. It implements io.WriterTo and io.ReaderFrom so that
+// ftpserverlib's io.Copy keeps the kernel's zero-copy paths when no limit applies.
+type handle struct {
+	t      *Tree
+	f      *os.File
+	m      *mount
+	vpath  string
+	rel    string // target, inside m.root
+	tmp    string // atomic upload: the temporary file inside m.root; "" otherwise
+	dir    Direction
+	limits []*Limiter
+	start  time.Time
+
+	zeroCopyChunk int64 // bytes per unthrottled copy step; limits are checked between steps
+
+	bytes  atomic.Int64
+	failed atomic.Bool // TransferError was called, or a copy failed
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Compile-time guards for the interfaces ftpserverlib and io.Copy look for.
+var (
+	_ ftpserver.FileTransfer      = (*handle)(nil)
+	_ ftpserver.FileTransferError = (*handle)(nil)
+	_ io.WriterTo                 = (*handle)(nil)
+	_ io.ReaderFrom               = (*handle)(nil)
+)
+
+// GetHandle opens a file for a transfer. os.O_RDONLY is a download (RETR), which needs "read".
+// A write (STOR, APPE) needs "append" with os.O_APPEND or a non-zero offset (REST), and "write"
+// otherwise. With atomic uploads a truncating write goes to a hidden temporary file beside the
+// target, renamed over it by Close only when the transfer completed.
+func (t *Tree) GetHandle(name string, flags int, offset int64) (ftpserver.FileTransfer, error) {
+	h, err := t.openHandle(name, flags, offset)
+	if err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+func (t *Tree) openHandle(name string, flags int, offset int64) (*handle, error) {
+	n, err := t.resolve(name)
+	if err != nil {
+		return nil, err
+	}
+	write := flags&(os.O_WRONLY|os.O_RDWR) != 0
+	switch {
+	case n.reserved && write:
+		return nil, fail(n.vpath, errReservedName)
+	case n.reserved:
+		return nil, fail(n.vpath, errNotExist)
+	case n.m == nil && n.ancestor, n.isMountPoint():
+		return nil, fail(n.vpath, errIsDir)
+	case n.m == nil && write:
+		return nil, fail(n.vpath, errVirtualDir)
+	case n.m == nil:
+		return nil, fail(n.vpath, errNotExist)
+	}
+	if !write {
+		return t.openRead(n)
+	}
+	return t.openWrite(n, flags, offset)
+}
+
+func (t *Tree) openRead(n node) (*handle, error) {
+	if err := need(n, PermRead); err != nil {
+		return nil, err
+	}
+	f, err := n.m.root.OpenFile(n.rel, os.O_RDONLY, 0)
+	if err != nil {
+		if n.ancestor && os.IsNotExist(err) {
+			return nil, fail(n.vpath, errIsDir)
+		}
+		return nil, t.osError("open", n.vpath, err)
+	}
+	if err := regular(t, n, f); err != nil {
+		return nil, err
+	}
+	return t.newHandle(n, f, "", Download)
+}
+
+func (t *Tree) openWrite(n node, flags int, offset int64) (*handle, error) {
+	appending := flags&os.O_APPEND != 0 || offset > 0
+	if appending {
+		if err := need(n, PermAppend); err != nil {
+			return nil, err
+		}
+	} else if err := need(n, PermWrite); err != nil {
+		return nil, err
+	}
+	if flags&os.O_RDWR != 0 {
+		if err := need(n, PermRead); err != nil {
+			return nil, err
+		}
+	}
+	access := os.O_WRONLY
+	if flags&os.O_RDWR != 0 {
+		access = os.O_RDWR
+	}
+	if t.opt.AtomicUploads && !appending && flags&os.O_TRUNC != 0 {
+		return t.openTemp(n, access)
+	}
+	// O_APPEND is replaced by a seek to the end: the kernel refuses splice(2) into O_APPEND files.
+	oflags := access | flags&(os.O_CREATE|os.O_EXCL)
+	if !appending {
+		oflags |= flags & os.O_TRUNC
+	}
+	f, err := n.m.root.OpenFile(n.rel, oflags, 0o644)
+	if err != nil {
+		return nil, t.osError("open", n.vpath, err)
+	}
+	if err := regular(t, n, f); err != nil {
+		return nil, err
+	}
+	if flags&os.O_APPEND != 0 {
+		if _, err := f.Seek(0, io.SeekEnd); err != nil {
+			_ = f.Close()
+			return nil, t.osError("seek", n.vpath, err)
+		}
+	}
+	return t.newHandle(n, f, "", Upload)
+}
+
+// openTemp creates the hidden temporary file of an atomic upload beside the target.
+func (t *Tree) openTemp(n node, access int) (*handle, error) {
+	if fi, err := n.m.root.Lstat(n.rel); err == nil && fi.IsDir() {
+		return nil, fail(n.vpath, errIsDir)
+	}
+	dir := path.Dir(n.rel)
+	var lastErr error
+	for range 8 {
+		tmp := path.Join(dir, tempPrefix+randomSuffix())
+		f, err := n.m.root.OpenFile(tmp, access|os.O_CREATE|os.O_EXCL, 0o644)
+		if err == nil {
+			return t.newHandle(n, f, tmp, Upload)
+		}
+		lastErr = err
+		if !errors.Is(err, os.ErrExist) {
+			break
+		}
+	}
+	return nil, t.osError("create temporary", n.vpath, lastErr)
+}
+
+// regular closes f and returns an error unless it is a regular file.
+func regular(t *Tree, n node, f *os.File) error {
+	fi, err := f.Stat()
+	switch {
+	case err != nil:
+		err = t.osError("open", n.vpath, err)
+	case fi.IsDir():
+		err = fail(n.vpath, errIsDir)
+	case !fi.Mode().IsRegular():
+		err = fail(n.vpath, errDenied)
+	default:
+		return nil
+	}
+	_ = f.Close()
+	return err
+}
+
+func randomSuffix() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand panics instead)
+	return hex.EncodeToString(b[:])
+}
+
+func (t *Tree) newHandle(n node, f *os.File, tmp string, dir Direction) (*handle, error) {
+	if err := t.acquire(n.vpath); err != nil {
+		_ = f.Close()
+		if tmp != "" {
+			_ = n.m.root.Remove(tmp)
+		}
+		return nil, err
+	}
+	limits := t.dlLim
+	if dir == Upload {
+		limits = t.ulLim
+	}
+	return &handle{
+		t:             t,
+		f:             f,
+		m:             n.m,
+		vpath:         n.vpath,
+		rel:           n.rel,
+		tmp:           tmp,
+		dir:           dir,
+		limits:        limits,
+		start:         time.Now(),
+		zeroCopyChunk: zeroCopyChunk,
+	}, nil
+}
+
+// TransferError marks the transfer as interrupted (ABOR, a dropped or reset data connection, a
+// copy error): Close then discards an atomic upload's temporary file.
+func (h *handle) TransferError(err error) {
+	h.failed.Store(true)
+	h.t.log.Debug("transfer interrupted", "path", h.vpath, "direction", h.dir.String(), "err", err)
+}
+
+// Seek sets the offset of the next read or write (REST).
+func (h *handle) Seek(offset int64, whence int) (int64, error) {
+	n, err := h.f.Seek(offset, whence)
+	return n, h.t.ioError(h.vpath, err)
+}
+
+// Close closes the file; for a completed atomic upload it renames the temporary file over the
+// target, for an interrupted one it removes the temporary file. It then reports the transfer to
+// Options.OnTransfer. Only the first call does anything.
+func (h *handle) Close() error {
+	h.closeOnce.Do(func() { h.closeErr = h.close() })
+	return h.closeErr
+}
+
+func (h *handle) close() error {
+	err := h.f.Close()
+	complete := err == nil && !h.failed.Load()
+	if h.tmp != "" {
+		if complete {
+			err = h.m.root.Rename(h.tmp, h.rel)
+			complete = err == nil
+		}
+		if !complete {
+			if rerr := h.m.root.Remove(h.tmp); rerr != nil && !os.IsNotExist(rerr) {
+				h.t.log.Warn("cannot remove temporary upload file", "path", h.vpath, "err", rerr)
+			}
+		}
+	}
+	h.t.release()
+	if cb := h.t.opt.OnTransfer; cb != nil {
+		cb(Transfer{
+			Direction: h.dir,
+			Path:      h.vpath,
+			Bytes:     h.bytes.Load(),
+			Start:     h.start,
+			Duration:  time.Since(h.start),
+			Complete:  complete,
+		})
+	}
+	if err != nil && h.dir == Upload {
+		return h.t.osError("close", h.vpath, err)
+	}
+	return nil
+}

@@ -1,0 +1,189 @@
+package passive
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/textproto"
+	"strings"
+	"testing"
+	"time"
+
+	ftpserver "github.com/fclairamb/ftpserverlib"
+	"github.com/spf13/afero"
+)
+
+// libDriver is the smallest ftpserverlib main driver using Ports and an
+// Announcer the way the server does.
+type libDriver struct {
+	settings *ftpserver.Settings
+	ports    *Ports
+}
+
+var (
+	_ ftpserver.MainDriver                        = (*libDriver)(nil)
+	_ ftpserver.MainDriverExtensionPassiveWrapper = (*libDriver)(nil)
+)
+
+func (d *libDriver) GetSettings() (*ftpserver.Settings, error)               { return d.settings, nil }
+func (d *libDriver) ClientConnected(ftpserver.ClientContext) (string, error) { return "test", nil }
+func (d *libDriver) ClientDisconnected(ftpserver.ClientContext)              {}
+func (d *libDriver) GetTLSConfig() (*tls.Config, error)                      { return nil, errors.New("no tls") }
+func (d *libDriver) AuthUser(ftpserver.ClientContext, string, string) (ftpserver.ClientDriver, error) {
+	return afero.NewMemMapFs(), nil
+}
+func (d *libDriver) WrapPassiveListener(l net.Listener) (net.Listener, error) {
+	return d.ports.WrapListener(l), nil
+}
+
+// startLibServer runs ftpserverlib on 127.0.0.1:0 until the test ends.
+func startLibServer(t *testing.T, ports *Ports, announcer *Announcer) string {
+	t.Helper()
+	d := &libDriver{ports: ports, settings: &ftpserver.Settings{
+		ListenAddr:               "127.0.0.1:0",
+		PassiveTransferPortRange: ports,
+		PublicIPResolver:         announcer.PublicIP,
+		ConnectionTimeout:        5,
+	}}
+	srv := ftpserver.NewFtpServer(d)
+	if err := srv.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan struct{})
+	go func() { _ = srv.Serve(); close(served) }()
+	t.Cleanup(func() {
+		_ = srv.Stop()
+		select {
+		case <-served:
+		case <-time.After(waitDeadline):
+			t.Error("server did not stop")
+		}
+	})
+	return srv.Addr()
+}
+
+// ftpSession is a logged-in raw control connection.
+type ftpSession struct {
+	t    *testing.T
+	conn *textproto.Conn
+}
+
+func login(t *testing.T, addr string) *ftpSession {
+	t.Helper()
+	conn, err := textproto.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	s := &ftpSession{t: t, conn: conn}
+	s.expect(220, "")
+	s.cmd("USER test", 331)
+	s.cmd("PASS test", 230)
+	return s
+}
+
+// expect reads one reply, failing unless its code is code.
+func (s *ftpSession) expect(code int, what string) string {
+	s.t.Helper()
+	_ = s.conn.R.Buffered() // (no deadline on textproto; the server answers at once)
+	got, msg, err := s.conn.ReadResponse(code)
+	if err != nil {
+		s.t.Fatalf("%s: got %d %q, %v; want %d", what, got, msg, err, code)
+	}
+	return msg
+}
+
+// cmd sends line and expects code.
+func (s *ftpSession) cmd(line string, code int) string {
+	s.t.Helper()
+	if err := s.conn.PrintfLine("%s", line); err != nil {
+		s.t.Fatal(err)
+	}
+	return s.expect(code, line)
+}
+
+// pasvPort sends PASV, checks the announced address and returns the port.
+func (s *ftpSession) pasvPort(wantAddr string) int {
+	s.t.Helper()
+	msg := s.cmd("PASV", 227)
+	var h1, h2, h3, h4, p1, p2 int
+	if _, err := fmt.Sscanf(msg[strings.Index(msg, "("):], "(%d,%d,%d,%d,%d,%d)", &h1, &h2, &h3, &h4, &p1, &p2); err != nil {
+		s.t.Fatalf("cannot parse the 227 reply %q: %v", msg, err)
+	}
+	if got := fmt.Sprintf("%d.%d.%d.%d", h1, h2, h3, h4); got != wantAddr {
+		s.t.Fatalf("PASV announced %s, want %s", got, wantAddr)
+	}
+	return p1*256 + p2
+}
+
+func TestWithFTPServerLib(t *testing.T) {
+	r := freeRange(t, 3)
+	ports, err := NewPorts(r, PortRange{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	announcer := NewAnnouncer(AnnouncerConfig{LocalNetworks: prefixes(t, "127.0.0.0/8"), ExternalAddress: "203.0.113.7"})
+	addr := startLibServer(t, ports, announcer)
+
+	sessions := make([]*ftpSession, 3)
+	used := map[int]int{}
+	for i := range sessions {
+		sessions[i] = login(t, addr)
+		port := sessions[i].pasvPort("127.0.0.1")
+		if !r.Contains(port) {
+			t.Fatalf("PASV announced port %d outside %v", port, r)
+		}
+		if _, dup := used[port]; dup {
+			t.Fatalf("PASV announced port %d twice", port)
+		}
+		used[port] = i
+	}
+	if ports.InUse() != 3 {
+		t.Fatalf("InUse() = %d with three passive listeners, want 3", ports.InUse())
+	}
+
+	// Every port in use: a 4xx at once, and the session goes on.
+	fourth := login(t, addr)
+	if msg := fourth.cmd("PASV", 421); strings.Contains(strings.ToLower(msg), "ftpserver") {
+		t.Errorf("the refusal names the library: %q", msg)
+	}
+	if ports.Exhausted() != 1 {
+		t.Fatalf("Exhausted() = %d after one refused PASV, want 1", ports.Exhausted())
+	}
+	fourth.cmd("NOOP", 200)
+	fourth.cmd("EPSV", 421)
+	if ports.Exhausted() != 2 {
+		t.Fatalf("Exhausted() = %d after two refused attempts, want 2", ports.Exhausted())
+	}
+
+	// A session leaving frees its port for the next PASV.
+	var freed int
+	for port, i := range used {
+		if i == 0 {
+			freed = port
+		}
+	}
+	sessions[0].cmd("QUIT", 221)
+	eventually(t, "the port to be released", func() bool { return ports.InUse() == 2 })
+	if got := fourth.pasvPort("127.0.0.1"); got != freed {
+		t.Fatalf("PASV after a release announced %d, want the freed port %d", got, freed)
+	}
+
+	// A client that is not local is told the external address: dial the
+	// server through another loopback address that is not in local networks.
+	announcer.Update(AnnouncerConfig{LocalNetworks: prefixes(t, "127.0.0.1/32"), ExternalAddress: "203.0.113.7"})
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}, Timeout: waitDeadline}
+	raw, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Skipf("cannot dial from 127.0.0.2: %v", err)
+	}
+	other := &ftpSession{t: t, conn: textproto.NewConn(raw)}
+	t.Cleanup(func() { _ = other.conn.Close() })
+	other.expect(220, "")
+	other.cmd("USER test", 331)
+	other.cmd("PASS test", 230)
+	sessions[1].cmd("QUIT", 221)
+	eventually(t, "a port to be released", func() bool { return ports.InUse() == 1 })
+	other.pasvPort("203.0.113.7")
+}

@@ -1,0 +1,234 @@
+package passive
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	ftpserver "github.com/fclairamb/ftpserverlib"
+)
+
+var _ ftpserver.PasvPortGetter = (*Ports)(nil)
+
+// Ports hands out passive ports and tracks the ones in use by the listeners
+// it wrapped. It implements ftpserverlib's PasvPortGetter: give it as
+// Settings.PassiveTransferPortRange, and pass every passive listener through
+// [Ports.WrapListener] (from MainDriverExtensionPassiveWrapper).
+//
+// The listened range may be mapped onto an announced range of the same
+// length: exposed port i corresponds to listened port i, as with a router
+// forwarding outside ports to the server.
+//
+// A Ports is safe for concurrent use.
+type Ports struct {
+	listen    PortRange
+	announced PortRange
+
+	mu      sync.Mutex
+	refs    []int32 // per port offset: our open listeners on that port
+	free    []int32 // offsets whose refs is 0, in no order
+	pos     []int32 // pos[offset] is its index in free, -1 while in use
+	failing bool    // the current run of failed FetchNext calls is already counted
+
+	exhausted   atomic.Uint64
+	onExhausted atomic.Pointer[func()]
+}
+
+// NewPorts returns a Ports listening on the ports of listen. announced may be
+// the zero PortRange (announce the listened port); otherwise it must have as
+// many ports as listen.
+func NewPorts(listen, announced PortRange) (*Ports, error) {
+	if !listen.valid() {
+		return nil, fmt.Errorf("passive port range %s is not a range of ports in %d..%d", listen, minPort, maxPort)
+	}
+	if !announced.IsZero() {
+		if !announced.valid() {
+			return nil, fmt.Errorf("announced port range %s is not a range of ports in %d..%d", announced, minPort, maxPort)
+		}
+		if announced.Len() != listen.Len() {
+			return nil, fmt.Errorf("announced port range %s has %d ports, the passive range %s has %d: they must be the same count",
+				announced, announced.Len(), listen, listen.Len())
+		}
+	}
+	n := listen.Len()
+	p := &Ports{
+		listen:    listen,
+		announced: announced,
+		refs:      make([]int32, n),
+		free:      make([]int32, n),
+		pos:       make([]int32, n),
+	}
+	for i := range n {
+		p.free[i] = int32(i)
+		p.pos[i] = int32(i)
+	}
+	return p, nil
+}
+
+// Listen returns the range of ports listened on.
+func (p *Ports) Listen() PortRange { return p.listen }
+
+// Announced returns the announced range, the zero PortRange when the listened
+// ports are announced as they are.
+func (p *Ports) Announced() PortRange { return p.announced }
+
+// FetchNext returns a random port of the range that none of our listeners
+// uses, as the port to announce and the port to listen on. It returns
+// ok=false when every port is in use; such a refusal is counted once per
+// passive attempt (see [Ports.Exhausted]).
+func (p *Ports) FetchNext() (exposed, listened int, ok bool) {
+	p.mu.Lock()
+	if len(p.free) == 0 {
+		first := !p.failing
+		p.failing = true
+		p.mu.Unlock()
+		if first {
+			p.exhausted.Add(1)
+			if fn := p.onExhausted.Load(); fn != nil {
+				(*fn)()
+			}
+		}
+		return 0, 0, false
+	}
+	p.failing = false
+	offset := int(p.free[rand.IntN(len(p.free))])
+	p.mu.Unlock()
+
+	listened = p.listen.First + offset
+	exposed = listened
+	if !p.announced.IsZero() {
+		exposed = p.announced.First + offset
+	}
+	return exposed, listened, true
+}
+
+// NumberAttempts returns how many candidate ports ftpserverlib may try for
+// one passive attempt: the size of the range.
+//
+// ftpserverlib calls it once at the start of each PASV/EPSV, before its
+// FetchNext calls, so it also starts a new attempt for the exhaustion count.
+func (p *Ports) NumberAttempts() int {
+	p.mu.Lock()
+	p.failing = false
+	p.mu.Unlock()
+	return p.listen.Len()
+}
+
+// WrapListener marks the port of l as in use until the returned listener is
+// closed. Accept returns l's connections unwrapped (the raw *net.TCPConn), so
+// the kernel's zero-copy paths are kept. A listener whose port lies outside
+// the listened range is returned as it is.
+func (p *Ports) WrapListener(l net.Listener) net.Listener {
+	addr, ok := l.Addr().(*net.TCPAddr)
+	if !ok || !p.listen.Contains(addr.Port) {
+		return l
+	}
+	offset := addr.Port - p.listen.First
+	p.acquire(offset)
+	return &portListener{Listener: l, release: func() { p.release(offset) }}
+}
+
+// acquire counts one more listener on the port at offset.
+func (p *Ports) acquire(offset int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.refs[offset]++
+	if p.refs[offset] != 1 {
+		return
+	}
+	// Remove offset from free: move the last free offset into its slot.
+	i := p.pos[offset]
+	last := p.free[len(p.free)-1]
+	p.free[i] = last
+	p.pos[last] = i
+	p.free = p.free[:len(p.free)-1]
+	p.pos[offset] = -1
+}
+
+// release counts one listener less on the port at offset.
+func (p *Ports) release(offset int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.refs[offset]--
+	if p.refs[offset] != 0 {
+		return
+	}
+	p.pos[offset] = int32(len(p.free))
+	p.free = append(p.free, int32(offset))
+	p.failing = false
+}
+
+// InUse returns how many ports of the range our open listeners use.
+func (p *Ports) InUse() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.refs) - len(p.free)
+}
+
+// Exhausted returns how many passive attempts found every port in use.
+// A run of refused FetchNext calls counts once; a new run starts with the
+// next attempt (NumberAttempts), or when a port is handed out or released.
+func (p *Ports) Exhausted() uint64 { return p.exhausted.Load() }
+
+// OnExhausted sets fn to be called each time Exhausted is incremented
+// (nil removes it). fn is called synchronously on the session's goroutine,
+// so it must be quick.
+func (p *Ports) OnExhausted(fn func()) {
+	if fn == nil {
+		p.onExhausted.Store(nil)
+		return
+	}
+	p.onExhausted.Store(&fn)
+}
+
+// CheckBindable tries to bind each listened port on host (e.g. "0.0.0.0")
+// and closes it at once. It returns how many ports are free now and, when
+// some are not, an error naming how many and the first failure.
+func (p *Ports) CheckBindable(host string) (free int, err error) {
+	var first error
+	busy := 0
+	for port := p.listen.First; port <= p.listen.Last; port++ {
+		l, errListen := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+		if errListen != nil {
+			busy++
+			if first == nil {
+				first = errListen
+			}
+			continue
+		}
+		free++
+		_ = l.Close()
+	}
+	if first != nil {
+		return free, fmt.Errorf("%d of %d passive ports cannot be bound now: %w", busy, p.listen.Len(), first)
+	}
+	return free, nil
+}
+
+// portListener is a passive listener whose port is counted as in use until
+// it is closed.
+type portListener struct {
+	net.Listener
+	once    sync.Once
+	release func()
+}
+
+// Close closes the listener and releases its port, once.
+func (l *portListener) Close() error {
+	err := l.Listener.Close()
+	l.once.Do(l.release)
+	return err
+}
+
+// SetDeadline sets the accept deadline when the wrapped listener supports it.
+func (l *portListener) SetDeadline(t time.Time) error {
+	if d, ok := l.Listener.(interface{ SetDeadline(time.Time) error }); ok {
+		return d.SetDeadline(t)
+	}
+	return errors.ErrUnsupported
+}

@@ -1,0 +1,138 @@
+package config
+
+import (
+	"errors"
+	iofs "io/fs"
+	"os"
+	"reflect"
+	"regexp"
+	"testing"
+
+	"github.com/BurntSushi/toml"
+)
+
+const (
+	examplePath  = "../../config.example.toml"
+	contractPath = "../../../shared/CONTRACT.md" // beside the clone, in CI too
+)
+
+// The example file is valid (its paths do not exist here, so without them).
+func TestExampleParses(t *testing.T) {
+	cfg, err := Load(examplePath, Options{SkipPathChecks: true})
+	if err != nil {
+		t.Fatalf("config.example.toml:\n%v", err)
+	}
+	if len(cfg.Users) == 0 || len(cfg.Groups) == 0 || len(cfg.Passive.Overrides) == 0 {
+		t.Errorf("example lacks users, groups or overrides: %s", cfg.Summary())
+	}
+}
+
+// The example shows the defaults of Default() wherever it is not an example
+// (certificate, overrides, groups, users).
+func TestExampleShowsDefaults(t *testing.T) {
+	cfg, err := Load(examplePath, Options{SkipPathChecks: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	def := Default()
+	cfg.TLS.Certificate, cfg.TLS.Key = "", ""
+	cfg.Passive.Overrides = nil
+	for name, pair := range map[string][2]any{
+		"server":   {cfg.Server, def.Server},
+		"tls":      {cfg.TLS, def.TLS},
+		"passive":  {cfg.Passive, def.Passive},
+		"active":   {cfg.Active, def.Active},
+		"limits":   {cfg.Limits, def.Limits},
+		"ipfilter": {cfg.IPFilter, def.IPFilter},
+		"autoban":  {cfg.Autoban, def.Autoban},
+		"metrics":  {cfg.Metrics, def.Metrics},
+		"log":      {cfg.Log, def.Log},
+	} {
+		if !reflect.DeepEqual(pair[0], pair[1]) {
+			t.Errorf("[%s] in the example: %+v\nDefault(): %+v", name, pair[0], pair[1])
+		}
+	}
+}
+
+// Every key of the contract's TOML block appears in the example file.
+func TestContractKeysInExample(t *testing.T) {
+	contract, err := os.ReadFile(contractPath)
+	if errors.Is(err, iofs.ErrNotExist) {
+		t.Skipf("%s is absent", contractPath)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	block := regexp.MustCompile("(?s)```toml\n(.*?)```").FindSubmatch(contract)
+	if block == nil {
+		t.Fatalf("no ```toml block in %s", contractPath)
+	}
+	want := tomlKeys(t, "contract", block[1])
+	example, err := os.ReadFile(examplePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	have := tomlKeys(t, "example", example)
+	if len(want) < 50 {
+		t.Fatalf("only %d keys found in the contract's block", len(want))
+	}
+	for k := range want {
+		if !have[k] {
+			t.Errorf("key %s of the contract is not in config.example.toml", k)
+		}
+	}
+}
+
+// tomlKeys returns every key (and table) of a TOML document.
+func tomlKeys(t *testing.T, what string, data []byte) map[string]bool {
+	t.Helper()
+	var v map[string]any
+	md, err := toml.Decode(string(data), &v)
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	keys := map[string]bool{}
+	for _, k := range md.Keys() {
+		keys[k.String()] = true
+	}
+	return keys
+}
+
+// An empty file gives Default().
+func TestDefaultIsEmptyFile(t *testing.T) {
+	for _, data := range []string{"", "# nothing\n\n"} {
+		cfg, err := Parse("empty.toml", []byte(data), Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := Default()
+		want.File = "empty.toml"
+		if !reflect.DeepEqual(cfg, want) {
+			t.Errorf("Parse(%q) = %+v\nwant Default() = %+v", data, cfg, want)
+		}
+	}
+}
+
+func TestLoadMissingFile(t *testing.T) {
+	path := t.TempDir() + "/nope.toml"
+	_, err := Load(path, Options{})
+	var es Errors
+	if !errors.As(err, &es) || len(es) != 1 {
+		t.Fatalf("Load = %v, want one Error", err)
+	}
+	want := path + ": cannot read the file: no such file or directory"
+	if err.Error() != want {
+		t.Errorf("Load error = %q, want %q", err, want)
+	}
+}
+
+func TestLoadFile(t *testing.T) {
+	path := t.TempDir() + "/wharf.toml"
+	if err := os.WriteFile(path, []byte("[server]\nlisten = [\"127.0.0.1:0\"]\nbanner = 1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Load(path, Options{})
+	if want := path + ":3: server.banner: must be a string"; err == nil || err.Error() != want {
+		t.Errorf("Load error = %v, want %q", err, want)
+	}
+}

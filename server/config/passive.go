@@ -1,0 +1,103 @@
+package config
+
+import (
+	"net/netip"
+	"net/url"
+	"strings"
+
+	"wharf/auth"
+	"wharf/passive"
+)
+
+// passive reads [passive] and its [[passive.overrides]].
+func (c *checker) passive(t *table, p *Passive) {
+	var s string
+	const rangeString = `port range string such as "50000-50099"`
+	if t.strOf("ports", rangeString, &s) {
+		r, err := passive.ParsePortRange(s)
+		if err != nil {
+			c.keyErrorf(t.loc("ports"), "%v", err)
+		} else {
+			p.Ports = r
+		}
+	}
+	if t.strOf("announced_ports", rangeString, &s) && s != "" {
+		r, err := passive.ParsePortRange(s)
+		if err != nil {
+			c.keyErrorf(t.loc("announced_ports"), "%v", err)
+		} else {
+			p.AnnouncedPorts = r
+		}
+	}
+	if t.str("external_address", &p.ExternalAddress) && p.ExternalAddress != "" {
+		if msg := checkExternalAddress(p.ExternalAddress); msg != "" {
+			c.keyErrorf(t.loc("external_address"), "%s", msg)
+		}
+	}
+	if t.str("external_address_url", &p.ExternalAddressURL) && p.ExternalAddressURL != "" {
+		u, err := url.Parse(p.ExternalAddressURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			c.keyErrorf(t.loc("external_address_url"), "%q is not an http or https URL", p.ExternalAddressURL)
+		}
+		if p.ExternalAddress != "" {
+			c.keyErrorf(t.loc("external_address_url"), "set external_address or external_address_url, not both")
+		}
+	}
+	t.duration("external_address_refresh", false, &p.ExternalAddressRefresh)
+	if t.has("local_networks") {
+		p.LocalNetworks = c.networks(t, "local_networks")
+	}
+	for _, o := range t.tables("overrides") {
+		p.Overrides = append(p.Overrides, c.override(o))
+	}
+	t.finish()
+	if !p.AnnouncedPorts.IsZero() && !p.Ports.IsZero() && p.AnnouncedPorts.Len() != p.Ports.Len() {
+		c.keyErrorf(t.loc("announced_ports"), "%s has %d ports but ports %s has %d: they must have as many",
+			p.AnnouncedPorts, p.AnnouncedPorts.Len(), p.Ports, p.Ports.Len())
+	}
+}
+
+// override reads one [[passive.overrides]] table.
+func (c *checker) override(t *table) passive.Override {
+	var o passive.Override
+	var list []string
+	if t.strings("networks", &list) {
+		ps, err := auth.ParseNetworks(list)
+		switch {
+		case err != nil:
+			c.keyErrorf(t.loc("networks"), "%v", err)
+		case len(ps) == 0:
+			c.keyErrorf(t.loc("networks"), "must list at least one network")
+		}
+		o.Networks = ps
+	} else if !t.has("networks") {
+		c.errorf(t.at, "a passive override needs networks")
+	}
+	if t.str("address", &o.Address) {
+		if a, err := netip.ParseAddr(o.Address); err != nil || !a.Is4() {
+			c.keyErrorf(t.loc("address"), "%q is not an IPv4 address (PASV needs IPv4)", o.Address)
+		}
+	} else if !t.has("address") {
+		c.errorf(t.at, "a passive override needs an address")
+	}
+	t.finish()
+	return o
+}
+
+// checkExternalAddress returns why s cannot be announced in a 227 reply, or
+// "" when it is an IPv4 literal or a DNS name.
+func checkExternalAddress(s string) string {
+	if a, err := netip.ParseAddr(s); err == nil {
+		if !a.Is4() {
+			return "PASV needs IPv4: " + quote(s) + " is not an IPv4 address"
+		}
+		return ""
+	}
+	if strings.Contains(s, ":") {
+		return "PASV needs IPv4: " + s + " is not an IPv4 address"
+	}
+	if !isDNSName(s) {
+		return quote(s) + " is neither an IPv4 address nor a DNS name"
+	}
+	return ""
+}

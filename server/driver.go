@@ -1,0 +1,349 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	ftpserver "github.com/fclairamb/ftpserverlib"
+
+	"wharf/auth"
+	"wharf/fs"
+)
+
+// The driver is ftpserverlib's MainDriver for one control listener.
+var (
+	_ ftpserver.MainDriver                         = (*driver)(nil)
+	_ ftpserver.MainDriverExtensionUserVerifier    = (*driver)(nil)
+	_ ftpserver.MainDriverExtensionTLSVerifier     = (*driver)(nil)
+	_ ftpserver.MainDriverExtensionPassiveWrapper  = (*driver)(nil)
+	_ ftpserver.MainDriverExtensionPostAuthMessage = (*driver)(nil)
+	_ ftpserver.MainDriverExtensionQuitMessage     = (*driver)(nil)
+	_ ftpserver.ClientDriverExtentionFileTransfer  = (*sessionFS)(nil)
+)
+
+var (
+	errLoginIncorrect  = errors.New("login incorrect")
+	errTooManySessions = errors.New("too many sessions for this user (max_sessions)")
+	errTLSRequired     = errors.New("TLS is required on this server: use AUTH TLS (explicit FTPS) or implicit FTPS before logging in")
+	errUserTLSRequired = errors.New("this user must log in over TLS: use AUTH TLS (explicit FTPS) or implicit FTPS")
+)
+
+// authTimeout bounds a password check waiting for a verification slot.
+const authTimeout = 30 * time.Second
+
+// hashCommands read files through GetHandle without being transfers.
+var hashCommands = map[string]bool{
+	"HASH": true, "XCRC": true, "MD5": true, "XMD5": true, "XSHA": true,
+	"XSHA1": true, "XSHA256": true, "XSHA512": true,
+}
+
+type driver struct {
+	s    *Server
+	gate *gate
+	mode string
+	idx  int
+}
+
+// session is one control connection, from ClientConnected to ClientDisconnected.
+type session struct {
+	id       string
+	cc       ftpserver.ClientContext
+	conn     *controlConn
+	remote   netip.Addr
+	log      *slog.Logger
+	user     atomic.Pointer[auth.User]
+	tree     atomic.Pointer[fs.Tree]
+	transfer atomic.Bool // the open file handle belongs to a RETR/STOR/APPE
+	mode     string
+}
+
+func sessionOf(cc ftpserver.ClientContext) *session {
+	s, _ := cc.Extra().(*session)
+	return s
+}
+
+func connKey(remote, local net.Addr) string { return remote.String() + "|" + local.String() }
+
+func (d *driver) GetSettings() (*ftpserver.Settings, error) {
+	cfg := d.s.state().cfg
+	check := ftpserver.IPMatchRequired
+	if cfg.Active.AllowForeign {
+		check = ftpserver.IPMatchDisabled
+	}
+	set := &ftpserver.Settings{
+		Listener:                 d.gate,
+		Banner:                   cfg.Server.Banner,
+		PassiveTransferPortRange: d.s.ports,
+		PublicIPResolver:         d.s.publicIP,
+		IdleTimeout:              ceilSeconds(cfg.Server.IdleTimeout),
+		ConnectionTimeout:        ceilSeconds(cfg.Server.DataTimeout),
+		ActiveTransferPortNon20:  true,
+		DisableActiveMode:        !cfg.Active.Enabled,
+		DisableSite:              true,
+		EnableHASH:               true,
+		DeflateCompressionLevel:  cfg.Server.CompressionLevel,
+		DefaultTransferType:      ftpserver.TransferTypeBinary,
+		ActiveConnectionsCheck:   check,
+		PasvConnectionsCheck:     check,
+	}
+	if d.mode == tlsModeImplicit {
+		set.TLSRequired = ftpserver.ImplicitEncryption
+	}
+	return set, nil
+}
+
+func ceilSeconds(t time.Duration) int {
+	return int((t + time.Second - 1) / time.Second)
+}
+
+func (d *driver) ClientConnected(cc ftpserver.ClientContext) (string, error) {
+	s := d.s
+	conn, _ := s.pendingConn(cc)
+	sess := &session{
+		id:     strconv.Itoa(d.idx) + "." + strconv.FormatUint(uint64(cc.ID()), 10),
+		cc:     cc,
+		conn:   conn,
+		remote: addrOf(cc.RemoteAddr()),
+		mode:   d.mode,
+	}
+	sess.log = s.log.With("session", sess.id, "remote", sess.remote.String())
+	cc.SetExtra(sess)
+	s.sessions.Store(sess, struct{}{})
+	if s.logLevel.Level() <= slog.LevelDebug {
+		cc.SetDebug(true)
+	}
+	sess.log.Debug("connected", "listener", d.gate.Addr().String(), "mode", d.mode)
+	return s.state().cfg.Server.Banner, nil
+}
+
+// pendingConn finds the controlConn the gate accepted for cc.
+func (s *Server) pendingConn(cc ftpserver.ClientContext) (*controlConn, bool) {
+	v, ok := s.pending.LoadAndDelete(connKey(cc.RemoteAddr(), cc.LocalAddr()))
+	if !ok {
+		return nil, false
+	}
+	return v.(*controlConn), true
+}
+
+func (d *driver) ClientDisconnected(cc ftpserver.ClientContext) {
+	s := d.s
+	sess := sessionOf(cc)
+	if sess == nil {
+		return
+	}
+	s.sessions.Delete(sess)
+	u := sess.user.Load()
+	if u != nil {
+		s.userSess.Release(u.Name)
+		s.metrics.sessionsLoggedIn.Dec()
+	}
+	if t := sess.tree.Load(); t != nil {
+		_ = t.Close()
+	}
+	if sess.conn != nil {
+		if u == nil && sess.conn.timedOut.Load() {
+			sess.log.Info("idle timeout before login")
+			s.autoban.Failure(sess.remote)
+		}
+		s.noteHandshakeEnd(sess.mode, sess.conn.tlsState.Load(), sess.log)
+	}
+	sess.log.Debug("disconnected")
+}
+
+func (d *driver) GetTLSConfig() (*tls.Config, error) {
+	if !d.s.state().tlsConfigured() {
+		return nil, errNoTLS
+	}
+	return d.s.baseTLS, nil
+}
+
+// PreAuthUser enforces TLS requirements at USER, before any password is sent.
+func (d *driver) PreAuthUser(cc ftpserver.ClientContext, user string) error {
+	st := d.s.state()
+	sess := sessionOf(cc)
+	if !cc.HasTLSForControl() {
+		if st.requireTLSLogin() {
+			d.s.refused(sess, "tls_required", "login without TLS refused", user)
+			return errTLSRequired
+		}
+		if u, ok := st.dir.Lookup(user); ok && u.RequireTLS {
+			d.s.refused(sess, "tls_required", "login without TLS refused for this user", user)
+			return errUserTLSRequired
+		}
+		return nil
+	}
+	if st.requireTLSData() {
+		return cc.SetTLSRequirement(ftpserver.MandatoryEncryption)
+	}
+	return nil
+}
+
+// VerifyConnection logs in users with a verified client certificate that names
+// them, when they have tls_certificate_login.
+func (d *driver) VerifyConnection(cc ftpserver.ClientContext, user string, conn *tls.Conn) (ftpserver.ClientDriver, error) {
+	st := d.s.state()
+	u, ok := st.dir.Lookup(user)
+	if !ok || !u.TLSCertificateLogin || u.Disabled {
+		return nil, nil
+	}
+	sess := sessionOf(cc)
+	if !certificateUser(conn.ConnectionState(), u.Name) || !u.AllowedFrom(sess.remote) {
+		return nil, nil
+	}
+	sess.log.Info("client certificate accepted", "user", u.Name)
+	return d.s.openSession(cc, sess, u)
+}
+
+func (d *driver) AuthUser(cc ftpserver.ClientContext, user, pass string) (ftpserver.ClientDriver, error) {
+	s := d.s
+	st := s.state()
+	sess := sessionOf(cc)
+	if st.requireTLSLogin() && !cc.HasTLSForControl() {
+		s.refused(sess, "tls_required", "password sent without TLS refused", user)
+		return nil, errTLSRequired
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), authTimeout)
+	defer cancel()
+	u, err := st.dir.Authenticate(ctx, user, pass, sess.remote)
+	if err != nil {
+		s.loginFailed(sess, user, auth.LoginFailureReason(err))
+		return nil, errLoginIncorrect
+	}
+	if u.RequireTLS && !cc.HasTLSForControl() {
+		s.loginFailed(sess, user, "tls required for user")
+		return nil, errUserTLSRequired
+	}
+	return s.openSession(cc, sess, u)
+}
+
+func (s *Server) loginFailed(sess *session, user, reason string) {
+	s.metrics.loginsTotal.WithLabelValues(loginFailure).Inc()
+	s.metrics.passwordChecksTotal.WithLabelValues(metricReason(reason)).Inc()
+	sess.log.Warn("login failed", "user", user, "reason", reason)
+	s.autoban.Failure(sess.remote)
+}
+
+// metricReason maps a failure reason onto a bounded label value.
+func metricReason(r string) string {
+	switch r {
+	case "unknown user", "bad password", "user disabled", "address not allowed for user", "tls required for user":
+		return r
+	}
+	return "other"
+}
+
+func (s *Server) refused(sess *session, reason, msg, user string) {
+	s.metrics.commandRefusals.WithLabelValues(reason).Inc()
+	s.metrics.loginsTotal.WithLabelValues(loginFailure).Inc()
+	sess.log.Warn(msg, "user", user, "reason", reason)
+}
+
+// openSession turns an authenticated user into a logged-in session with its tree.
+func (s *Server) openSession(cc ftpserver.ClientContext, sess *session, u *auth.User) (ftpserver.ClientDriver, error) {
+	if !s.userSess.Acquire(u.Name, u.MaxSessions) {
+		s.metrics.commandRefusals.WithLabelValues("max_sessions").Inc()
+		s.metrics.loginsTotal.WithLabelValues(loginFailure).Inc()
+		sess.log.Warn("login refused", "user", u.Name, "reason", "max_sessions", "max", u.MaxSessions)
+		return nil, errTooManySessions
+	}
+	a := accountOf(u)
+	down, up := s.limitersFor(u.Name, a.limits)
+	st := s.state()
+	log := sess.log.With("user", u.Name)
+	tree, err := fs.NewTree(a.mounts, fs.Options{
+		AtomicUploads:  st.cfg.Server.AtomicUploads,
+		DownloadLimits: []*fs.Limiter{s.serverDown, down},
+		UploadLimits:   []*fs.Limiter{s.serverUp, up},
+		OnTransfer:     func(t fs.Transfer) { s.transferDone(sess, u, t) },
+		Logger:         log,
+	})
+	if err != nil {
+		s.userSess.Release(u.Name)
+		s.metrics.loginsTotal.WithLabelValues(loginFailure).Inc()
+		log.Error("login refused: cannot open folders", "err", err)
+		return nil, errLoginIncorrect
+	}
+	home := a.cfg.Home
+	if fi, err := tree.Stat(home); err != nil || !fi.IsDir() {
+		log.Warn("home directory not available, starting at /", "home", home)
+		home = "/"
+	}
+	cc.SetPath(home)
+	sess.log = log
+	sess.tree.Store(tree)
+	sess.user.Store(u)
+	s.metrics.loginsTotal.WithLabelValues(loginSuccess).Inc()
+	s.metrics.sessionsLoggedIn.Inc()
+	log.Info("login", "tls", cc.HasTLSForControl(), "anonymous", u.Anonymous)
+	return &sessionFS{Tree: tree, s: s, sess: sess}, nil
+}
+
+func (d *driver) PostAuthMessage(_ ftpserver.ClientContext, _ string, authErr error) string {
+	switch {
+	case authErr == nil:
+		return "Login successful."
+	case errors.Is(authErr, errTooManySessions), errors.Is(authErr, errTLSRequired), errors.Is(authErr, errUserTLSRequired):
+		return authErr.Error()
+	default:
+		return "Login incorrect."
+	}
+}
+
+func (d *driver) QuitMessage() string { return "Goodbye." }
+
+func (d *driver) WrapPassiveListener(l net.Listener) (net.Listener, error) {
+	s := d.s
+	return &dataListener{
+		Listener: s.ports.WrapListener(l),
+		onClose: func(c *dataConn) {
+			s.noteHandshakeEnd(tlsModeData, c.tlsState.Load(), s.log)
+		},
+	}, nil
+}
+
+// publicIP is the PublicIPResolver: the address announced in 227 replies.
+func (s *Server) publicIP(cc ftpserver.ClientContext) (string, error) {
+	return s.announcer.Address(addrOf(cc.RemoteAddr()), addrOf(cc.LocalAddr()))
+}
+
+// sessionFS is a session's tree; it notes which file handles are transfers.
+type sessionFS struct {
+	*fs.Tree
+	s    *Server
+	sess *session
+}
+
+func (f *sessionFS) GetHandle(name string, flags int, offset int64) (ftpserver.FileTransfer, error) {
+	h, err := f.Tree.GetHandle(name, flags, offset)
+	if err != nil {
+		f.sess.log.Info("refused", "command", f.sess.cc.GetLastCommand(), "path", name, "err", err)
+		return nil, err
+	}
+	f.s.active.Add(1)
+	f.sess.transfer.Store(!hashCommands[f.sess.cc.GetLastCommand()])
+	return h, nil
+}
+
+func (s *Server) transferDone(sess *session, u *auth.User, t fs.Transfer) {
+	defer s.active.Add(-1)
+	if !sess.transfer.Load() {
+		return
+	}
+	dir := t.Direction.String()
+	result := transferComplete
+	if !t.Complete {
+		result = transferInterrupted
+	}
+	s.metrics.transfersTotal.WithLabelValues(dir, result).Inc()
+	s.metrics.transferBytes.WithLabelValues(dir).Add(float64(t.Bytes))
+	s.xfer.write(t, sess.remote, u)
+	sess.log.Info("transfer", "direction", dir, "path", t.Path, "bytes", t.Bytes,
+		"duration", t.Duration.Round(time.Millisecond).String(), "result", result)
+}

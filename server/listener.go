@@ -1,0 +1,211 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// refusalWriteTimeout bounds how long a refused client may take to receive its 421.
+const refusalWriteTimeout = 2 * time.Second
+
+// maxConcurrentRefusals bounds the goroutines writing 421 replies during a flood;
+// beyond it, refused connections are closed at once.
+const maxConcurrentRefusals = 64
+
+// connTracker counts open control connections, in total and per address.
+type connTracker struct {
+	mu    sync.Mutex
+	perIP map[netip.Addr]int
+	total int
+}
+
+func newConnTracker() *connTracker { return &connTracker{perIP: make(map[netip.Addr]int)} }
+
+// acquire takes a slot for addr; it returns "" on success, or the refusal text.
+func (t *connTracker) acquire(addr netip.Addr, maxTotal, maxPerIP int) string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if maxTotal > 0 && t.total >= maxTotal {
+		return "too many connections to this server (max_connections), try again later"
+	}
+	if maxPerIP > 0 && t.perIP[addr] >= maxPerIP {
+		return "too many connections from your address (max_connections_per_ip), try again later"
+	}
+	t.total++
+	t.perIP[addr]++
+	return ""
+}
+
+func (t *connTracker) release(addr netip.Addr) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.total--
+	if n := t.perIP[addr] - 1; n > 0 {
+		t.perIP[addr] = n
+	} else {
+		delete(t.perIP, addr)
+	}
+}
+
+// gate is the listener ftpserverlib accepts from. It refuses banned, filtered and
+// over-limit connections with a 421 before the library sees them, and wraps the
+// others in a controlConn (implicit listeners also in TLS).
+type gate struct {
+	net.Listener
+	s       *Server
+	mode    string // tlsModeExplicit or tlsModeImplicit
+	refuseN atomic.Int32
+	closed  atomic.Bool
+}
+
+func (g *gate) Accept() (net.Conn, error) {
+	for {
+		c, err := g.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		addr := addrOf(c.RemoteAddr())
+		result, text := g.s.admit(addr)
+		if result != connAccepted {
+			g.refuse(c, addr, result, text)
+			continue
+		}
+		cc := &controlConn{Conn: c, mode: g.mode, addr: addr, release: func() {
+			g.s.conns.release(addr)
+			g.s.metrics.connections.Dec()
+		}}
+		g.s.metrics.connections.Inc()
+		g.s.pending.Store(connKey(c.RemoteAddr(), c.LocalAddr()), cc)
+		if g.mode == tlsModeImplicit {
+			return tls.Server(cc, g.s.baseTLS), nil
+		}
+		return cc, nil
+	}
+}
+
+func (g *gate) Close() error {
+	g.closed.Store(true)
+	return g.Listener.Close()
+}
+
+// refuse answers 421 with a reason and closes, without blocking the accept loop.
+func (g *gate) refuse(c net.Conn, addr netip.Addr, result, text string) {
+	g.s.metrics.connectionsTotal.WithLabelValues(result).Inc()
+	g.s.log.Warn("connection refused", "remote", addr.String(), "reason", result, "detail", text)
+	if g.refuseN.Add(1) > maxConcurrentRefusals {
+		g.refuseN.Add(-1)
+		_ = c.Close()
+		return
+	}
+	go func() {
+		defer g.refuseN.Add(-1)
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(refusalWriteTimeout))
+		var w io.Writer = c
+		if g.mode == tlsModeImplicit {
+			tc := tls.Server(c, g.s.baseTLS)
+			if err := tc.HandshakeContext(context.Background()); err != nil {
+				return
+			}
+			w = tc
+		}
+		_, _ = io.WriteString(w, "421 "+text+"\r\n")
+	}()
+}
+
+// controlConn is an accepted control connection: it remembers its listener mode
+// (for TLS metrics), whether a read timed out (idle before login), and frees its
+// slot in the connection tracker exactly once.
+type controlConn struct {
+	net.Conn
+	mode     string
+	addr     netip.Addr
+	release  func()
+	once     sync.Once
+	timedOut atomic.Bool
+	tlsState atomic.Int32 // 0 none, 1 handshake started, 2 verified
+}
+
+func (c *controlConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	if err != nil {
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			c.timedOut.Store(true)
+		}
+	}
+	return n, err
+}
+
+func (c *controlConn) Close() error {
+	c.once.Do(c.release)
+	return c.Conn.Close()
+}
+
+// dataConn is an accepted passive data connection. It forwards ReadFrom and
+// WriteTo to the TCP connection so the kernel's zero-copy paths survive.
+type dataConn struct {
+	*net.TCPConn
+	tlsState atomic.Int32
+	onClose  func(*dataConn)
+	once     sync.Once
+}
+
+func (c *dataConn) ReadFrom(r io.Reader) (int64, error) { return c.TCPConn.ReadFrom(r) }
+func (c *dataConn) WriteTo(w io.Writer) (int64, error)  { return c.TCPConn.WriteTo(w) }
+
+func (c *dataConn) Close() error {
+	c.once.Do(func() {
+		if c.onClose != nil {
+			c.onClose(c)
+		}
+	})
+	return c.TCPConn.Close()
+}
+
+// dataListener wraps a passive listener so accepted connections are dataConns.
+type dataListener struct {
+	net.Listener
+	onClose func(*dataConn)
+}
+
+func (l *dataListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	tc, ok := c.(*net.TCPConn)
+	if !ok {
+		return c, nil
+	}
+	return &dataConn{TCPConn: tc, onClose: l.onClose}, nil
+}
+
+// addrOf returns the IP of a TCP address, unmapped.
+func addrOf(a net.Addr) netip.Addr {
+	if ta, ok := a.(*net.TCPAddr); ok {
+		ip, _ := netip.AddrFromSlice(ta.IP)
+		return ip.Unmap()
+	}
+	ap, err := netip.ParseAddrPort(a.String())
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr().Unmap()
+}
+
+// listen opens a TCP listener with keepalive on accepted connections, so routers
+// keep an idle control connection open during a long transfer.
+func listen(addr string) (net.Listener, error) {
+	lc := net.ListenConfig{KeepAliveConfig: net.KeepAliveConfig{
+		Enable: true, Idle: 30 * time.Second, Interval: 15 * time.Second, Count: 4,
+	}}
+	return lc.Listen(context.Background(), "tcp", addr)
+}

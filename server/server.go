@@ -1,0 +1,409 @@
+// Package server runs wharf: it loads the configuration file into a runtime
+// state, serves FTP and FTPS through ftpserverlib with wharf's drivers, and
+// owns metrics, logs, reload and shutdown.
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"os"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	ftpserver "github.com/fclairamb/ftpserverlib"
+
+	"wharf/auth"
+	"wharf/fs"
+	"wharf/passive"
+	"wharf/server/config"
+)
+
+// Options says where the configuration comes from and where output goes.
+type Options struct {
+	ConfigPath string    // "" = the embedded default
+	Stdout     io.Writer // the embedded default's password line
+	Stderr     io.Writer // logs
+}
+
+// Server is a running wharf.
+type Server struct {
+	opts     Options
+	log      *slog.Logger
+	logLevel *slog.LevelVar
+	cur      atomic.Pointer[state]
+	embedded *embedded
+
+	metrics   *metrics
+	verifier  *auth.Verifier
+	userSess  *auth.Sessions
+	autoban   *auth.Autoban
+	ports     *passive.Ports
+	announcer *passive.Announcer
+	conns     *connTracker
+	baseTLS   *tls.Config
+	xfer      *xferLog
+
+	serverDown, serverUp *fs.Limiter
+	userLimMu            sync.Mutex
+	userLim              map[string][2]*fs.Limiter
+
+	listeners  []*ftpListener
+	metricsSrv *metricsServer
+	sessions   sync.Map // *session → struct{}
+	pending    sync.Map // connKey → *controlConn, until ClientConnected claims it
+	active     atomic.Int64
+	sessionSeq atomic.Uint64
+	stopping   atomic.Bool
+	reloadMu   sync.Mutex
+
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+// ftpListener is one ftpserverlib server on one control listener.
+type ftpListener struct {
+	srv  *ftpserver.FtpServer
+	gate *gate
+	addr string
+	mode string
+	done chan struct{}
+}
+
+// New loads the configuration and builds the server without listening yet.
+// A configuration error is returned as config.Errors.
+func New(opts Options) (*Server, error) {
+	if opts.Stdout == nil {
+		opts.Stdout = os.Stdout
+	}
+	if opts.Stderr == nil {
+		opts.Stderr = os.Stderr
+	}
+	s := &Server{opts: opts, conns: newConnTracker(), userLim: make(map[string][2]*fs.Limiter)}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	if opts.ConfigPath == "" {
+		e, err := newEmbedded()
+		if err != nil {
+			return nil, err
+		}
+		s.embedded = e
+	}
+	cfg, err := s.loadConfig()
+	if err != nil {
+		s.cleanup()
+		return nil, err
+	}
+	s.logLevel = new(slog.LevelVar)
+	s.logLevel.Set(cfg.Log.Level)
+	s.log = newLogger(opts.Stderr, cfg.Log.Format, s.logLevel)
+
+	s.verifier = auth.NewVerifier(0, 0, 0)
+	s.userSess = auth.NewSessions()
+	s.serverDown = fs.NewLimiter(cfg.Limits.Download)
+	s.serverUp = fs.NewLimiter(cfg.Limits.Upload)
+	s.baseTLS = s.baseTLSConfig()
+
+	st, err := s.buildState(cfg)
+	if err != nil {
+		s.cleanup()
+		return nil, err
+	}
+	s.autoban = auth.NewAutoban(st.ban, nil, s.log.With("component", "autoban"))
+	s.ports, err = passive.NewPorts(cfg.Passive.Ports, cfg.Passive.AnnouncedPorts)
+	if err != nil {
+		s.cleanup()
+		return nil, err
+	}
+	s.metrics = newMetrics(func() float64 { return float64(s.autoban.Active()) }, func() float64 { return float64(s.ports.InUse()) })
+	s.autoban.OnBan(func(a netip.Addr, until time.Time) {
+		s.metrics.bansTotal.Inc()
+		s.log.Warn("address banned", "remote", a.String(), "until", until.UTC().Format(time.RFC3339))
+	})
+	s.ports.OnExhausted(func() {
+		s.metrics.passiveExhausted.Inc()
+		s.log.Warn("every passive port is in use: PASV/EPSV refused", "ports", s.ports.Listen().String())
+	})
+	if cfg.Autoban.StateFile != "" {
+		if err := s.autoban.Load(cfg.Autoban.StateFile); err != nil {
+			s.log.Error("autoban state file ignored", "file", cfg.Autoban.StateFile, "err", err)
+		}
+	}
+	s.announcer = passive.NewAnnouncer(st.announce)
+	s.xfer = newXferLog(cfg.Log.TransferLog)
+	s.cur.Store(st)
+	s.metrics.reloadSuccessful.Set(1)
+	s.metrics.reloadTimestamp.SetToCurrentTime()
+	return s, nil
+}
+
+func (s *Server) state() *state { return s.cur.Load() }
+
+func (s *Server) loadConfig() (*config.Config, error) {
+	if s.embedded != nil {
+		return config.Parse("embedded default", s.embedded.text, config.Options{})
+	}
+	return config.Load(s.opts.ConfigPath, config.Options{})
+}
+
+// Start binds every listener and starts serving. The embedded default prints
+// its password line on Stdout.
+func (s *Server) Start() error {
+	st := s.state()
+	cfg := st.cfg
+	if err := s.xfer.open(); err != nil {
+		return fmt.Errorf("opening transfer log: %w", err)
+	}
+	for _, addr := range cfg.Server.Listen {
+		if err := s.startListener(addr, tlsModeExplicit); err != nil {
+			s.stopListeners()
+			return err
+		}
+	}
+	for _, addr := range cfg.TLS.ImplicitListen {
+		if err := s.startListener(addr, tlsModeImplicit); err != nil {
+			s.stopListeners()
+			return err
+		}
+	}
+	if cfg.Metrics.Listen != "" {
+		ms, err := startMetricsServer(cfg.Metrics.Listen, s.metrics, s.healthy, s.log.With("component", "metrics"))
+		if err != nil {
+			s.stopListeners()
+			return fmt.Errorf("metrics listener: %w", err)
+		}
+		s.metricsSrv = ms
+	}
+	s.announcer.Start(s.ctx)
+	s.log.Info("passive: "+s.announcer.Describe(), "ports", s.ports.Listen().String(), "announced_ports", s.ports.Announced().String())
+	s.log.Info("wharf serving", "listen", s.ControlAddrs(), "implicit", s.ImplicitAddrs(),
+		"tls", tlsVersionName(tlsMin(st)), "users", len(cfg.Users), "config", s.configName())
+	if s.embedded != nil {
+		s.embedded.announce(s.opts.Stdout, s.ControlAddrs(), cfg.Passive.Ports.String())
+	}
+	go s.autobanSaver()
+	return nil
+}
+
+func tlsMin(st *state) uint16 {
+	if st.tls == nil {
+		return 0
+	}
+	return st.tls.minVersion
+}
+
+func (s *Server) configName() string {
+	if s.embedded != nil {
+		return "embedded default"
+	}
+	return s.opts.ConfigPath
+}
+
+func (s *Server) startListener(addr, mode string) error {
+	ln, err := listen(addr)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", addr, err)
+	}
+	g := &gate{Listener: ln, s: s, mode: mode}
+	idx := len(s.listeners)
+	d := &driver{s: s, gate: g, mode: mode, idx: idx}
+	srv := ftpserver.NewFtpServer(d)
+	srv.Logger = slog.New(redactHandler{s.log.Handler()}).With("component", "ftp", "listener", idx)
+	if err := srv.Listen(); err != nil {
+		_ = ln.Close()
+		return fmt.Errorf("listening on %s: %w", addr, err)
+	}
+	fl := &ftpListener{srv: srv, gate: g, addr: ln.Addr().String(), mode: mode, done: make(chan struct{})}
+	s.listeners = append(s.listeners, fl)
+	go func() {
+		defer close(fl.done)
+		if err := srv.Serve(); err != nil {
+			s.log.Error("listener stopped", "address", fl.addr, "err", err)
+		}
+	}()
+	return nil
+}
+
+// ControlAddrs returns the bound plain/explicit FTPS control addresses.
+func (s *Server) ControlAddrs() []string { return s.addrs(tlsModeExplicit) }
+
+// ImplicitAddrs returns the bound implicit FTPS addresses.
+func (s *Server) ImplicitAddrs() []string { return s.addrs(tlsModeImplicit) }
+
+// MetricsAddr returns the bound metrics address, or "".
+func (s *Server) MetricsAddr() string {
+	if s.metricsSrv == nil {
+		return ""
+	}
+	return s.metricsSrv.Addr()
+}
+
+func (s *Server) addrs(mode string) []string {
+	var out []string
+	for _, l := range s.listeners {
+		if l.mode == mode {
+			out = append(out, l.addr)
+		}
+	}
+	return out
+}
+
+func (s *Server) healthy() bool {
+	if s.stopping.Load() || len(s.listeners) == 0 {
+		return false
+	}
+	for _, l := range s.listeners {
+		select {
+		case <-l.done:
+			return false
+		default:
+		}
+	}
+	return true
+}
+
+// Reload loads the configuration again and swaps it in whole. A file that fails
+// validation changes nothing: the errors are logged and returned.
+func (s *Server) Reload() error {
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
+	s.log.Info("reloading configuration", "config", s.configName())
+	cfg, err := s.loadConfig()
+	var st *state
+	if err == nil {
+		st, err = s.buildState(cfg)
+	}
+	if err != nil {
+		s.metrics.reloadSuccessful.Set(0)
+		var errs config.Errors
+		if errors.As(err, &errs) {
+			for _, e := range errs {
+				s.log.Error("reload rejected: " + e.Error())
+			}
+		} else {
+			s.log.Error("reload rejected", "err", err)
+		}
+		s.log.Error("configuration unchanged: the running configuration stays")
+		return err
+	}
+	old := s.state()
+	s.cur.Store(st)
+	s.logLevel.Set(cfg.Log.Level)
+	s.applyLimits(st)
+	s.autoban.SetPolicy(st.ban)
+	s.announcer.Update(st.announce)
+	if err := s.xfer.reopen(cfg.Log.TransferLog); err != nil {
+		s.log.Error("transfer log", "err", err)
+	}
+	s.noteRestartNeeded(old.cfg, cfg)
+	s.metrics.reloadSuccessful.Set(1)
+	s.metrics.reloadTimestamp.SetToCurrentTime()
+	s.log.Info("configuration reloaded", "users", len(cfg.Users), "tls", tlsVersionName(tlsMin(st)))
+	return nil
+}
+
+// noteRestartNeeded logs settings that a reload cannot change.
+func (s *Server) noteRestartNeeded(old, cfg *config.Config) {
+	check := func(name string, changed bool) {
+		if changed {
+			s.log.Warn("setting changed but needs a restart to take effect", "setting", name)
+		}
+	}
+	check("server.listen", !slices.Equal(old.Server.Listen, cfg.Server.Listen))
+	check("tls.implicit_listen", !slices.Equal(old.TLS.ImplicitListen, cfg.TLS.ImplicitListen))
+	check("metrics.listen", old.Metrics.Listen != cfg.Metrics.Listen)
+	check("passive.ports", old.Passive.Ports != cfg.Passive.Ports || old.Passive.AnnouncedPorts != cfg.Passive.AnnouncedPorts)
+	check("server.idle_timeout", old.Server.IdleTimeout != cfg.Server.IdleTimeout)
+	check("server.data_timeout", old.Server.DataTimeout != cfg.Server.DataTimeout)
+	check("server.compression_level", old.Server.CompressionLevel != cfg.Server.CompressionLevel)
+	check("active", old.Active != cfg.Active)
+	check("log.format", old.Log.Format != cfg.Log.Format)
+	check("autoban.state_file", old.Autoban.StateFile != cfg.Autoban.StateFile)
+}
+
+// Shutdown stops accepting connections, lets running transfers finish until ctx
+// is done, then closes every session. It returns how many transfers were running
+// when it started and how many it had to cut.
+func (s *Server) Shutdown(ctx context.Context) (waited, cut int) {
+	s.stopping.Store(true)
+	s.stopListeners()
+	waited = int(s.active.Load())
+	if waited > 0 {
+		s.log.Info("waiting for transfers to finish", "transfers", waited)
+	}
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+wait:
+	for s.active.Load() > 0 {
+		select {
+		case <-ctx.Done():
+			break wait
+		case <-tick.C:
+		}
+	}
+	cut = int(s.active.Load())
+	s.sessions.Range(func(k, _ any) bool {
+		_ = k.(*session).cc.Close()
+		return true
+	})
+	s.cancel()
+	if err := s.saveBans(); err != nil {
+		s.log.Error("autoban state file", "err", err)
+	}
+	if s.metricsSrv != nil {
+		c, cancel := context.WithTimeout(context.Background(), time.Second)
+		_ = s.metricsSrv.Close(c)
+		cancel()
+	}
+	s.xfer.close()
+	s.cleanup()
+	s.log.Info("stopped", "transfers_waited_for", waited, "transfers_cut", cut)
+	return waited, cut
+}
+
+func (s *Server) stopListeners() {
+	for _, l := range s.listeners {
+		_ = l.srv.Stop()
+	}
+	for _, l := range s.listeners {
+		<-l.done
+	}
+}
+
+func (s *Server) cleanup() {
+	if s.embedded != nil {
+		s.embedded.cleanup()
+	}
+}
+
+func (s *Server) saveBans() error {
+	file := s.state().cfg.Autoban.StateFile
+	if file == "" {
+		return nil
+	}
+	return s.autoban.Save(file)
+}
+
+// autobanSaver writes the ban state file every minute while bans change.
+func (s *Server) autobanSaver() {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-t.C:
+			if err := s.saveBans(); err != nil {
+				s.log.Error("autoban state file", "err", err)
+			}
+		}
+	}
+}
+
+// ShutdownGrace is how long Shutdown should let transfers run.
+func (s *Server) ShutdownGrace() time.Duration { return s.state().cfg.Server.ShutdownGrace }

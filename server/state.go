@@ -1,0 +1,174 @@
+package server
+
+import (
+	"crypto/tls"
+	"fmt"
+	"net/netip"
+
+	"wharf/auth"
+	"wharf/fs"
+	"wharf/passive"
+	"wharf/server/config"
+)
+
+// state is everything built from one configuration file. The server holds the
+// current one in an atomic pointer and swaps it whole on reload; a session keeps
+// the account it logged in with.
+type state struct {
+	cfg      *config.Config
+	dir      *auth.Directory
+	filter   *auth.Filter
+	tls      *tlsMaterial
+	ban      auth.BanPolicy
+	announce passive.AnnouncerConfig
+}
+
+// account is the server's data attached to an auth.User.
+type account struct {
+	cfg    *config.User
+	mounts []fs.Mount
+	limits config.Limits
+}
+
+func accountOf(u *auth.User) *account {
+	a, _ := u.Data.(*account)
+	return a
+}
+
+func (s *Server) buildState(cfg *config.Config) (*state, error) {
+	st := &state{
+		cfg:    cfg,
+		filter: newFilter(cfg.IPFilter),
+		ban: auth.BanPolicy{
+			Enabled:   cfg.Autoban.Enabled,
+			Failures:  cfg.Autoban.Failures,
+			Window:    cfg.Autoban.Window,
+			Ban:       cfg.Autoban.Ban,
+			Exempt:    cfg.Autoban.Exempt,
+			IPv6Group: 64,
+		},
+		announce: passive.AnnouncerConfig{
+			Overrides:       cfg.Passive.Overrides,
+			LocalNetworks:   cfg.Passive.LocalNetworks,
+			ExternalAddress: cfg.Passive.ExternalAddress,
+			ExternalURL:     cfg.Passive.ExternalAddressURL,
+			Refresh:         cfg.Passive.ExternalAddressRefresh,
+			Logger:          s.log.With("component", "passive"),
+		},
+	}
+	t := cfg.TLS
+	m, err := loadTLSMaterial(t.Certificate, t.Key, t.ClientCA, t.ClientAuth, t.MinVersion, t.SessionReuse == "required")
+	if err != nil {
+		return nil, err
+	}
+	st.tls = m
+
+	users := make([]*auth.User, 0, len(cfg.Users))
+	for _, cu := range cfg.Users {
+		var filters []*auth.Filter
+		for _, f := range cfg.UserFilters(cu) {
+			filters = append(filters, newFilter(f))
+		}
+		users = append(users, &auth.User{
+			Name:                cu.Name,
+			PasswordHash:        cu.Password,
+			Anonymous:           cu.Anonymous,
+			Disabled:            cu.Disabled,
+			MaxSessions:         cu.MaxSessions,
+			RequireTLS:          cu.RequireTLS,
+			TLSCertificateLogin: cu.TLSCertificateLogin,
+			Filters:             filters,
+			Data: &account{
+				cfg:    cu,
+				mounts: cfg.Mounts(cu),
+				limits: cfg.UserLimits(cu),
+			},
+		})
+	}
+	st.dir = auth.NewDirectory(users, s.verifier)
+	return st, nil
+}
+
+func newFilter(f config.IPFilter) *auth.Filter {
+	if len(f.Allow) == 0 && len(f.Deny) == 0 {
+		return nil
+	}
+	return auth.NewFilter(f.Allow, f.Deny)
+}
+
+// requireTLSLogin reports whether the control connection must be protected
+// before USER/PASS.
+func (st *state) requireTLSLogin() bool { return st.cfg.TLS.Require != "none" }
+
+// requireTLSData reports whether every data connection must be protected.
+func (st *state) requireTLSData() bool { return st.cfg.TLS.Require == "all" }
+
+func (st *state) tlsConfigured() bool { return st.tls != nil }
+
+// tlsVersionName names a TLS version for logs.
+func tlsVersionName(v uint16) string {
+	if v == 0 {
+		return "none"
+	}
+	return tls.VersionName(v)
+}
+
+// admit decides whether a new control connection from addr may proceed. It
+// returns connAccepted, or the refusal result label and the text sent with 421.
+func (s *Server) admit(addr netip.Addr) (string, string) {
+	if s.autoban.Banned(addr) {
+		return connRefusedBanned, "your address is temporarily banned after repeated failed logins"
+	}
+	st := s.state()
+	if !st.filter.Allowed(addr) {
+		return connRefusedFilter, "connections from your address are not allowed"
+	}
+	if s.stopping.Load() {
+		return connRefusedLimit, "server shutting down"
+	}
+	if text := s.conns.acquire(addr, st.cfg.Server.MaxConnections, st.cfg.Server.MaxConnectionsPerIP); text != "" {
+		return connRefusedLimit, text
+	}
+	s.metrics.connectionsTotal.WithLabelValues(connAccepted).Inc()
+	return connAccepted, ""
+}
+
+// limitersFor returns the long-lived per-user limiters of name, with the rates of
+// lim (creating them at first use). They are shared by all of the user's
+// sessions and survive reloads, so new rates apply to running transfers.
+func (s *Server) limitersFor(name string, lim config.Limits) (down, up *fs.Limiter) {
+	s.userLimMu.Lock()
+	defer s.userLimMu.Unlock()
+	pair, ok := s.userLim[name]
+	if !ok {
+		pair = [2]*fs.Limiter{fs.NewLimiter(lim.Download), fs.NewLimiter(lim.Upload)}
+		s.userLim[name] = pair
+	} else {
+		pair[0].SetRate(lim.Download)
+		pair[1].SetRate(lim.Upload)
+	}
+	return pair[0], pair[1]
+}
+
+// applyLimits pushes the rates of a new state into the long-lived limiters.
+func (s *Server) applyLimits(st *state) {
+	s.serverDown.SetRate(st.cfg.Limits.Download)
+	s.serverUp.SetRate(st.cfg.Limits.Upload)
+	s.userLimMu.Lock()
+	defer s.userLimMu.Unlock()
+	for name, pair := range s.userLim {
+		u, ok := st.dir.Lookup(name)
+		if !ok {
+			pair[0].SetRate(0)
+			pair[1].SetRate(0)
+			continue
+		}
+		a := accountOf(u)
+		pair[0].SetRate(a.limits.Download)
+		pair[1].SetRate(a.limits.Upload)
+	}
+}
+
+func describeListeners(cfg *config.Config) string {
+	return fmt.Sprintf("%v implicit=%v metrics=%q passive=%s", cfg.Server.Listen, cfg.TLS.ImplicitListen, cfg.Metrics.Listen, cfg.Passive.Ports)
+}
