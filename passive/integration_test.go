@@ -69,15 +69,23 @@ type ftpSession struct {
 	conn *textproto.Conn
 }
 
-func login(t *testing.T, addr string) *ftpSession {
+// login dials addr from the local address from (nil: any) and logs in.
+// The whole session has a deadline.
+func login(t *testing.T, addr string, from net.IP) *ftpSession {
 	t.Helper()
-	conn, err := textproto.Dial("tcp", addr)
+	d := net.Dialer{Timeout: waitDeadline}
+	if from != nil {
+		d.LocalAddr = &net.TCPAddr{IP: from}
+	}
+	raw, err := d.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
+	_ = raw.SetDeadline(time.Now().Add(4 * waitDeadline))
+	conn := textproto.NewConn(raw)
 	t.Cleanup(func() { _ = conn.Close() })
 	s := &ftpSession{t: t, conn: conn}
-	s.expect(220, "")
+	s.expect(220, "greeting")
 	s.cmd("USER test", 331)
 	s.cmd("PASS test", 230)
 	return s
@@ -86,7 +94,6 @@ func login(t *testing.T, addr string) *ftpSession {
 // expect reads one reply, failing unless its code is code.
 func (s *ftpSession) expect(code int, what string) string {
 	s.t.Helper()
-	_ = s.conn.R.Buffered() // (no deadline on textproto; the server answers at once)
 	got, msg, err := s.conn.ReadResponse(code)
 	if err != nil {
 		s.t.Fatalf("%s: got %d %q, %v; want %d", what, got, msg, err, code)
@@ -129,7 +136,7 @@ func TestWithFTPServerLib(t *testing.T) {
 	sessions := make([]*ftpSession, 3)
 	used := map[int]int{}
 	for i := range sessions {
-		sessions[i] = login(t, addr)
+		sessions[i] = login(t, addr, nil)
 		port := sessions[i].pasvPort("127.0.0.1")
 		if !r.Contains(port) {
 			t.Fatalf("PASV announced port %d outside %v", port, r)
@@ -144,7 +151,7 @@ func TestWithFTPServerLib(t *testing.T) {
 	}
 
 	// Every port in use: a 4xx at once, and the session goes on.
-	fourth := login(t, addr)
+	fourth := login(t, addr, nil)
 	if msg := fourth.cmd("PASV", 421); strings.Contains(strings.ToLower(msg), "ftpserver") {
 		t.Errorf("the refusal names the library: %q", msg)
 	}
@@ -170,20 +177,45 @@ func TestWithFTPServerLib(t *testing.T) {
 		t.Fatalf("PASV after a release announced %d, want the freed port %d", got, freed)
 	}
 
-	// A client that is not local is told the external address: dial the
-	// server through another loopback address that is not in local networks.
+	// A client that is not local is told the external address: dial from
+	// another loopback address, outside the new local networks.
 	announcer.Update(AnnouncerConfig{LocalNetworks: prefixes(t, "127.0.0.1/32"), ExternalAddress: "203.0.113.7"})
-	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}, Timeout: waitDeadline}
-	raw, err := d.Dial("tcp", addr)
-	if err != nil {
-		t.Skipf("cannot dial from 127.0.0.2: %v", err)
-	}
-	other := &ftpSession{t: t, conn: textproto.NewConn(raw)}
-	t.Cleanup(func() { _ = other.conn.Close() })
-	other.expect(220, "")
-	other.cmd("USER test", 331)
-	other.cmd("PASS test", 230)
+	other := login(t, addr, net.IPv4(127, 0, 0, 2))
 	sessions[1].cmd("QUIT", 221)
-	eventually(t, "a port to be released", func() bool { return ports.InUse() == 1 })
+	eventually(t, "a port to be released", func() bool { return ports.InUse() == 2 })
 	other.pasvPort("203.0.113.7")
+}
+
+func TestWithFTPServerLibMapped(t *testing.T) {
+	r := freeRange(t, 2)
+	announced := PortRange{First: 40000, Last: 40001}
+	ports, err := NewPorts(r, announced)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := startLibServer(t, ports, NewAnnouncer(AnnouncerConfig{ExternalAddress: "203.0.113.7"}))
+	s := login(t, addr, nil)
+	for _, cmd := range []string{"EPSV", "PASV"} {
+		var port int
+		if cmd == "EPSV" {
+			msg := s.cmd(cmd, 229)
+			if _, err := fmt.Sscanf(msg[strings.Index(msg, "("):], "(|||%d|)", &port); err != nil {
+				t.Fatalf("cannot parse the 229 reply %q: %v", msg, err)
+			}
+		} else {
+			port = s.pasvPort("203.0.113.7")
+		}
+		if !announced.Contains(port) {
+			t.Fatalf("%s announced port %d, want one of %v", cmd, port, announced)
+		}
+		// The listened port matching the announced one is the one in use.
+		listened := r.First + port - announced.First
+		if l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", listened)); err == nil {
+			_ = l.Close()
+			t.Fatalf("%s announced %d but its listened port %d is not bound", cmd, port, listened)
+		}
+		if ports.InUse() != 1 {
+			t.Fatalf("InUse() = %d, want 1", ports.InUse())
+		}
+	}
 }

@@ -122,7 +122,7 @@ func TestModeZ(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(local, "text.txt"), text, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	script := fmt.Sprintf("set ftp:use-mode-z true; set ftp:use-mode-z-level 6; debug -o %s 5; put %s -o text.txt; get text.txt -o %s",
+	script := fmt.Sprintf("set ftp:use-mode-z true; debug -o %s 5; put %s -o text.txt; get text.txt -o %s",
 		filepath.Join(local, "debug.log"), filepath.Join(local, "text.txt"), filepath.Join(local, "back.txt"))
 	out, err := runTool(t, "lftp", lftpScript(in, "alice", pass, script)...)
 	if err != nil {
