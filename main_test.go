@@ -199,3 +199,151 @@ func TestEmbeddedDefault(t *testing.T) {
 		t.Fatal("the password reached the log")
 	}
 }
+
+// daemon is wharf running as a child process.
+type daemon struct {
+	cmd    *exec.Cmd
+	addr   string
+	stderr *servertest.Buffer
+	done   chan error
+}
+
+func startDaemon(t *testing.T, configPath string) *daemon {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	t.Cleanup(cancel)
+	d := &daemon{stderr: &servertest.Buffer{}, done: make(chan error, 1)}
+	d.cmd = wharfCmd(ctx, t.TempDir(), "serve", "--config", configPath)
+	d.cmd.Stderr = d.stderr
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { d.done <- d.cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = d.cmd.Process.Kill()
+		if t.Failed() {
+			t.Logf("wharf stderr:\n%s", d.stderr.String())
+		}
+	})
+	re := regexp.MustCompile(`msg="wharf serving" listen=\[([^\] ]+)`)
+	servertest.WaitFor(t, 30*time.Second, "wharf to listen", func() bool {
+		m := re.FindStringSubmatch(d.stderr.String())
+		if m != nil {
+			d.addr = m[1]
+		}
+		return m != nil
+	})
+	return d
+}
+
+func (d *daemon) signal(t *testing.T, s os.Signal) {
+	t.Helper()
+	if err := d.cmd.Process.Signal(s); err != nil {
+		t.Fatal(err)
+	}
+}
+
+const signalConfig = `
+[server]
+listen = ["127.0.0.1:0"]
+shutdown_grace = "20s"
+[passive]
+ports = "{{ports}}"
+[users.alice]
+password = "{{hash}}"
+limits = { download = "1MB/s" }
+[[users.alice.folders]]
+mount = "/"
+path = "{{dir}}/data"
+permissions = ["*"]
+`
+
+const bobUser = `
+[users.bob]
+password = "{{hash}}"
+[[users.bob.folders]]
+mount = "/"
+path = "{{dir}}/data"
+`
+
+func writeConfig(t *testing.T, dir, text string) string {
+	t.Helper()
+	p := filepath.Join(dir, "wharf.toml")
+	if err := os.WriteFile(p, []byte(servertest.Expand(t, text, dir)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestSignals: SIGHUP adds a user while a throttled download runs, a bad file
+// on SIGHUP changes nothing, and SIGTERM lets the download finish and exits 0.
+func TestSignals(t *testing.T) {
+	dir := t.TempDir()
+	os.Mkdir(filepath.Join(dir, "data"), 0o755)
+	payload := bytes.Repeat([]byte("x"), 2_500_000)
+	os.WriteFile(filepath.Join(dir, "data", "big.bin"), payload, 0o644)
+	cfg := writeConfig(t, dir, signalConfig)
+	d := startDaemon(t, cfg)
+
+	c, err := ftp.Dial(d.addr, ftp.DialWithTimeout(10*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Login("alice", servertest.Password); err != nil {
+		t.Fatal(err)
+	}
+	r, err := c.Retr("big.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan []byte, 1)
+	go func() {
+		b, _ := io.ReadAll(r)
+		r.Close()
+		got <- b
+	}()
+
+	// A bad file: rejected, logged as check prints it, nothing changes.
+	os.WriteFile(cfg, []byte("[server]\nlisten = [\"127.0.0.1:0\"]\nbogus = true\n"), 0o600)
+	d.signal(t, syscall.SIGHUP)
+	servertest.WaitFor(t, 10*time.Second, "reload rejected", func() bool {
+		return strings.Contains(d.stderr.String(), cfg+":3: ")
+	})
+
+	// A good file with a new user.
+	writeConfig(t, dir, signalConfig+bobUser)
+	d.signal(t, syscall.SIGHUP)
+	servertest.WaitFor(t, 10*time.Second, "reload", func() bool {
+		return strings.Contains(d.stderr.String(), "configuration reloaded")
+	})
+	b, err := ftp.Dial(d.addr, ftp.DialWithTimeout(10*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Login("bob", servertest.Password); err != nil {
+		t.Fatalf("bob after reload: %v", err)
+	}
+	b.Quit()
+
+	// SIGTERM while alice's throttled download still runs.
+	d.signal(t, syscall.SIGTERM)
+	select {
+	case data := <-got:
+		if !bytes.Equal(data, payload) {
+			t.Fatalf("download cut by SIGTERM: %d of %d bytes", len(data), len(payload))
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("download did not finish")
+	}
+	select {
+	case err := <-d.done:
+		if err != nil {
+			t.Fatalf("wharf exit: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("wharf did not exit")
+	}
+	if !strings.Contains(d.stderr.String(), "transfers_waited_for=1") {
+		t.Errorf("the stop log does not say it waited for the transfer:\n%s", d.stderr.String())
+	}
+}

@@ -141,8 +141,15 @@ func (t *Tree) openWrite(n node, flags int, offset int64) (*handle, error) {
 
 // openTemp creates the hidden temporary file of an atomic upload beside the target.
 func (t *Tree) openTemp(n node, access int) (*handle, error) {
-	if fi, err := n.m.root.Lstat(n.rel); err == nil && fi.IsDir() {
+	// Refuse what a direct write would refuse: a directory, or a symbolic link leading outside.
+	fi, err := n.m.root.Stat(n.rel)
+	switch {
+	case err == nil && fi.IsDir():
 		return nil, fail(n.vpath, errIsDir)
+	case err == nil && !fi.Mode().IsRegular():
+		return nil, fail(n.vpath, errDenied)
+	case err != nil && !os.IsNotExist(err):
+		return nil, t.osError("open", n.vpath, err)
 	}
 	dir := path.Dir(n.rel)
 	var lastErr error

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/textproto"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -37,11 +38,11 @@ func (d *libDriver) WrapPassiveListener(l net.Listener) (net.Listener, error) {
 	return d.ports.WrapListener(l), nil
 }
 
-// startLibServer runs ftpserverlib on 127.0.0.1:0 until the test ends.
-func startLibServer(t *testing.T, ports *Ports, announcer *Announcer) string {
+// startLibServer runs ftpserverlib on listen until the test ends.
+func startLibServer(t *testing.T, listen string, ports *Ports, announcer *Announcer) string {
 	t.Helper()
 	d := &libDriver{ports: ports, settings: &ftpserver.Settings{
-		ListenAddr:               "127.0.0.1:0",
+		ListenAddr:               listen,
 		PassiveTransferPortRange: ports,
 		PublicIPResolver:         announcer.PublicIP,
 		ConnectionTimeout:        5,
@@ -131,7 +132,7 @@ func TestWithFTPServerLib(t *testing.T) {
 		t.Fatal(err)
 	}
 	announcer := NewAnnouncer(AnnouncerConfig{LocalNetworks: prefixes(t, "127.0.0.0/8"), ExternalAddress: "203.0.113.7"})
-	addr := startLibServer(t, ports, announcer)
+	addr := startLibServer(t, "127.0.0.1:0", ports, announcer)
 
 	sessions := make([]*ftpSession, 3)
 	used := map[int]int{}
@@ -193,7 +194,7 @@ func TestWithFTPServerLibMapped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := startLibServer(t, ports, NewAnnouncer(AnnouncerConfig{ExternalAddress: "203.0.113.7"}))
+	addr := startLibServer(t, "127.0.0.1:0", ports, NewAnnouncer(AnnouncerConfig{ExternalAddress: "203.0.113.7"}))
 	s := login(t, addr, nil)
 	for _, cmd := range []string{"EPSV", "PASV"} {
 		var port int
@@ -217,4 +218,36 @@ func TestWithFTPServerLibMapped(t *testing.T) {
 		// The library closes the previous listener just after its reply.
 		eventually(t, "one port in use", func() bool { return ports.InUse() == 1 })
 	}
+}
+
+func TestWithFTPServerLibIPv6PASV(t *testing.T) {
+	probe, err := net.Listen("tcp", "[::1]:0")
+	if err != nil {
+		t.Skipf("no IPv6 loopback: %v", err)
+	}
+	_ = probe.Close()
+	r := freeRange(t, 2)
+	ports, err := NewPorts(r, PortRange{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	announcer := NewAnnouncer(AnnouncerConfig{LocalNetworks: prefixes(t, "::1/128")})
+	addr := startLibServer(t, "[::1]:0", ports, announcer)
+
+	s := login(t, addr, nil)
+	for range 3 { // more than the range: the dropped listeners are freed
+		msg := s.cmd("PASV", 421)
+		if !strings.Contains(msg, "use EPSV") {
+			t.Fatalf("PASV over IPv6 replied %q, want a hint to use EPSV", msg)
+		}
+		deadline := time.Now().Add(waitDeadline)
+		for ports.InUse() != 0 {
+			if time.Now().After(deadline) {
+				t.Fatal("the listener of a failed PASV kept its port")
+			}
+			runtime.GC()
+			time.Sleep(time.Millisecond) // let the cleanup goroutine run; polled with a deadline
+		}
+	}
+	s.cmd("EPSV", 229)
 }

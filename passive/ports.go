@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -130,7 +131,13 @@ func (p *Ports) WrapListener(l net.Listener) net.Listener {
 	}
 	offset := addr.Port - p.listen.First
 	p.acquire(offset)
-	return &portListener{Listener: l, release: func() { p.release(offset) }}
+	once := &closeOnce{listener: l, release: func() { p.release(offset) }}
+	wrapped := &portListener{Listener: l, once: once}
+	// ftpserverlib drops a passive listener without closing it when the PASV
+	// reply cannot be built (no IPv4 address to announce, no TLS config):
+	// close it and free its port once the wrapper is unreachable.
+	runtime.AddCleanup(wrapped, func(c *closeOnce) { _ = c.close() }, once)
+	return wrapped
 }
 
 // acquire counts one more listener on the port at offset.
@@ -214,15 +221,28 @@ func (p *Ports) CheckBindable(host string) (free int, err error) {
 // it is closed.
 type portListener struct {
 	net.Listener
-	once    sync.Once
-	release func()
+	once *closeOnce
 }
 
 // Close closes the listener and releases its port, once.
-func (l *portListener) Close() error {
-	err := l.Listener.Close()
-	l.once.Do(l.release)
-	return err
+func (l *portListener) Close() error { return l.once.close() }
+
+// closeOnce closes a listener and releases its port, the first time only.
+type closeOnce struct {
+	once     sync.Once
+	listener net.Listener
+	release  func()
+	err      error
+}
+
+// close closes the listener and releases the port the first time; later
+// calls return the first result.
+func (c *closeOnce) close() error {
+	c.once.Do(func() {
+		c.err = c.listener.Close()
+		c.release()
+	})
+	return c.err
 }
 
 // SetDeadline sets the accept deadline when the wrapped listener supports it.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -136,8 +137,8 @@ func TestPortsWrapListener(t *testing.T) {
 	}
 	_ = wa.Close()
 	_ = wa.Close()
-	if p.InUse() != 1 || a.closed != 2 {
-		t.Fatalf("after closing one of two: InUse() = %d (want 1), underlying closes %d (want 2)", p.InUse(), a.closed)
+	if p.InUse() != 1 || a.closed != 1 {
+		t.Fatalf("after closing one of two: InUse() = %d (want 1), underlying closes %d (want 1)", p.InUse(), a.closed)
 	}
 	_ = wb.Close()
 	if p.InUse() != 0 {
@@ -319,6 +320,32 @@ func TestPortsExhaustion(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+func TestPortsReleasedWhenDropped(t *testing.T) {
+	p, err := NewPorts(PortRange{50000, 50002}, PortRange{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	underlying := fakeTCP(50001)
+	func() {
+		_ = p.WrapListener(underlying) // dropped without Close, as ftpserverlib may do
+	}()
+	if p.InUse() != 1 {
+		t.Fatalf("InUse() = %d, want 1", p.InUse())
+	}
+	deadline := time.Now().Add(waitDeadline)
+	for p.InUse() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("a dropped listener's port was never released")
+		}
+		runtime.GC()
+		time.Sleep(time.Millisecond) // let the cleanup goroutine run; polled with a deadline
+	}
+	// The cleanup runs on another goroutine; InUse (under the lock) saw its release.
+	if underlying.closed != 1 {
+		t.Fatalf("the dropped listener was closed %d times, want 1", underlying.closed)
+	}
 }
 
 func TestPortsConcurrent(t *testing.T) {

@@ -166,5 +166,5 @@ func (ms *metricsServer) Close(ctx context.Context) error { return ms.srv.Shutdo
 // counter is a tiny atomic gauge backing for GaugeFuncs.
 type counter struct{ n atomic.Int64 }
 
-func (c *counter) add(d int64)      { c.n.Add(d) }
-func (c *counter) value() float64   { return float64(c.n.Load()) }
+func (c *counter) add(d int64)    { c.n.Add(d) }
+func (c *counter) value() float64 { return float64(c.n.Load()) }
