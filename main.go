@@ -8,9 +8,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -39,6 +41,7 @@ const usage = `usage:
                                                    validate a configuration file
   wharf hash                                       read a password on stdin, print its hash
   wharf version                                    print the version
+  wharf health [--url URL]                         exit 0 when /healthz answers 200 (container health checks)
 `
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -56,6 +59,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case "version":
 		fmt.Fprintln(stdout, "wharf", version)
 		return exitOK
+	case "health":
+		return health(args, stdout, stderr)
 	case "help":
 		fmt.Fprint(stdout, usage)
 		return exitOK
@@ -155,6 +160,29 @@ func hash(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return exitFailure
 	}
 	fmt.Fprintln(stdout, h)
+	return exitOK
+}
+
+// health asks the metrics listener's /healthz, for container health checks
+// (the container image has no shell or curl).
+func health(args []string, stdout, stderr io.Writer) int {
+	fl := newFlags("health", stderr)
+	url := fl.String("url", "http://127.0.0.1:9122/healthz", "health endpoint")
+	if err := fl.Parse(args); err != nil || fl.NArg() > 0 {
+		return exitBadUsage
+	}
+	client := &http.Client{Timeout: 5 * time.Second}
+	resp, err := client.Get(*url)
+	if err != nil {
+		fmt.Fprintln(stderr, "wharf health:", err)
+		return exitFailure
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		fmt.Fprintln(stderr, "wharf health:", resp.Status)
+		return exitFailure
+	}
+	fmt.Fprintln(stdout, "ok")
 	return exitOK
 }
 
