@@ -20,6 +20,9 @@ type Mount struct {
 // with it is hidden: it does not exist for listings, downloads, deletions or renames.
 const tempPrefix = ".wharf-upload-"
 
+// reservedElem is tempPrefix at the start of a path element.
+const reservedElem = "/" + tempPrefix
+
 // mount is an opened Mount. Every real access goes through root, so nothing outside Dir can be
 // reached, whatever the path or the symbolic links on disk.
 type mount struct {
@@ -100,7 +103,7 @@ func (t *Tree) resolve(name string) (node, error) {
 		return node{}, fail(cleanPath(strings.ReplaceAll(name, "\x00", "?")), errInvalidName)
 	}
 	n := node{vpath: cleanPath(name)}
-	n.reserved = strings.Contains(n.vpath, "/"+tempPrefix)
+	n.reserved = strings.Contains(n.vpath, reservedElem)
 	for _, m := range t.mounts {
 		if n.m == nil && contains(m.path, n.vpath) {
 			n.m = m

@@ -42,11 +42,11 @@ func fuzzTree(t testing.TB) (tr *Tree, dirs map[string]string) {
 	// the real directories, with their own symbolic links resolved (t.TempDir may sit behind one)
 	dirs = map[string]string{}
 	for mp, d := range map[string]string{"/": home, "/shared": shared} {
-		real, err := filepath.EvalSymlinks(d)
+		resolved, err := filepath.EvalSymlinks(d)
 		if err != nil {
 			t.Fatal(err)
 		}
-		dirs[mp] = real
+		dirs[mp] = resolved
 	}
 	tr = newTree(t, []Mount{
 		{Path: "/", Dir: home, Perm: PermAll},
@@ -103,18 +103,18 @@ func FuzzResolve(f *testing.F) {
 		}
 		dir := dirs[n.m.path]
 		if file, err := n.m.root.Open(n.rel); err == nil {
-			real := fdPath(t, file)
+			got := fdPath(t, file)
 			_ = file.Close()
-			if !within(real, dir) {
-				t.Fatalf("resolve(%q) opened %q, outside %q", p, real, dir)
+			if !within(got, dir) {
+				t.Fatalf("resolve(%q) opened %q, outside %q", p, got, dir)
 			}
 		}
 		// the same through the tree's own methods
 		if h, err := tr.openHandle(p, os.O_RDONLY, 0); err == nil {
-			real := fdPath(t, h.f)
+			got := fdPath(t, h.f)
 			_ = h.Close()
-			if !within(real, dir) {
-				t.Fatalf("RETR %q opened %q, outside %q", p, real, dir)
+			if !within(got, dir) {
+				t.Fatalf("RETR %q opened %q, outside %q", p, got, dir)
 			}
 		} else {
 			checkSafe(t, err, dirs["/"], dirs["/shared"])

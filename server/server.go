@@ -62,6 +62,7 @@ type Server struct {
 	sessionSeq atomic.Uint64
 	stopping   atomic.Bool
 	reloadMu   sync.Mutex
+	banSaveMu  sync.Mutex
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -124,6 +125,11 @@ func New(opts Options) (*Server, error) {
 	s.autoban.OnBan(func(a netip.Addr, until time.Time) {
 		s.metrics.bansTotal.Inc()
 		s.log.Warn("address banned", "remote", a.String(), "until", until.UTC().Format(time.RFC3339))
+		go func() {
+			if err := s.saveBans(); err != nil {
+				s.log.Error("autoban state file", "err", err)
+			}
+		}()
 	})
 	s.ports.OnExhausted(func() {
 		s.metrics.passiveExhausted.Inc()
@@ -381,11 +387,14 @@ func (s *Server) cleanup() {
 	}
 }
 
+// saveBans writes the ban state file, if one is configured; one writer at a time.
 func (s *Server) saveBans() error {
 	file := s.state().cfg.Autoban.StateFile
 	if file == "" {
 		return nil
 	}
+	s.banSaveMu.Lock()
+	defer s.banSaveMu.Unlock()
 	return s.autoban.Save(file)
 }
 

@@ -52,6 +52,10 @@ func loadTLSMaterial(certFile, keyFile, caFile, clientAuth string, minVersion ui
 		m.clientAuth = tls.RequireAndVerifyClientCert
 	default:
 		m.clientAuth = tls.NoClientCert
+		if caFile != "" {
+			// client_ca alone: verify a certificate when the client offers one.
+			m.clientAuth = tls.VerifyClientCertIfGiven
+		}
 	}
 	if caFile != "" {
 		pool, err := loadCertPool(caFile)

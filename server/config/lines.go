@@ -35,15 +35,35 @@ func (x *lineIndex) line(l loc) int {
 	}
 }
 
+// maxDepth bounds the locations the index records: a configuration nests a
+// few levels deep, and deeper input (fuzzing) must stay cheap.
+const maxDepth = 12
+
 // define records that l is defined on line n, and that its parents have
 // content from line n on (if nothing earlier).
 func (x *lineIndex) define(l loc, n int) {
-	x.explicit[l.id()] = n
+	if len(l) > maxDepth {
+		l = l[:maxDepth+1] // record its parents only
+	} else {
+		x.explicit[l.id()] = n
+	}
 	for p := l.parent(); len(p) > 0; p = p.parent() {
 		if _, ok := x.implicit[p.id()]; !ok {
 			x.implicit[p.id()] = n
 		}
 	}
+}
+
+// capped returns the location of the dotted key names inside l, cut at
+// maxDepth+1 steps: define records no line for it then, only for its parents.
+func capped(l loc, names []string) loc {
+	for _, n := range names {
+		if len(l) > maxDepth {
+			break
+		}
+		l = l.key(n)
+	}
+	return l
 }
 
 // indexLines scans data, a TOML document, into a lineIndex.
@@ -53,6 +73,9 @@ func indexLines(data []byte) *lineIndex {
 		line:   1,
 		idx:    &lineIndex{explicit: map[string]int{}, implicit: map[string]int{}},
 		arrays: map[string]int{},
+	}
+	if strings.HasPrefix(string(data[:min(3, len(data))]), "\uFEFF") {
+		sc.i = 3 // a byte order mark is no key
 	}
 	sc.document()
 	return sc.idx
@@ -140,7 +163,7 @@ func (sc *lineScanner) document() {
 			if sc.peek(0) == '=' {
 				sc.advance()
 			}
-			at := table.keys(names)
+			at := capped(table, names)
 			sc.idx.define(at, line)
 			sc.value(at)
 		}
@@ -155,6 +178,9 @@ func (sc *lineScanner) document() {
 func (sc *lineScanner) header(names []string, array bool, line int) loc {
 	var at loc
 	for n, name := range names {
+		if len(at) > maxDepth {
+			break // too deep to index; define ignores it
+		}
 		at = at.key(name)
 		count, isArray := sc.arrays[at.id()]
 		switch {
@@ -235,7 +261,10 @@ func (sc *lineScanner) array(at loc) {
 			return
 		}
 		start := sc.i
-		elem := at.index(n)
+		elem := at
+		if len(at) <= maxDepth {
+			elem = at.index(n)
+		}
 		sc.idx.define(elem, sc.line)
 		sc.value(elem)
 		sc.skipSpace()
@@ -263,7 +292,7 @@ func (sc *lineScanner) inlineTable(at loc) {
 		if sc.peek(0) == '=' {
 			sc.advance()
 		}
-		sub := at.keys(names)
+		sub := capped(at, names)
 		sc.idx.define(sub, line)
 		sc.value(sub)
 		sc.skipSpace()
@@ -306,8 +335,9 @@ func (sc *lineScanner) literalString() string {
 	return s
 }
 
-// multiline consumes a """...""" or '''...''' string; up to two more quotes
-// right after the closing delimiter belong to the content.
+// multiline consumes a multi-line string opened by delim (three double or
+// three single quotes); up to two more quotes right after the closing
+// delimiter belong to the content.
 func (sc *lineScanner) multiline(delim string, escapes bool) {
 	for range 3 {
 		sc.advance()

@@ -82,3 +82,20 @@ func TestLocString(t *testing.T) {
 		}
 	}
 }
+
+func TestLineIndexBOMAndCRLF(t *testing.T) {
+	doc := "\uFEFF[server]\r\nbanner = \"x\"\r\n\r\n[log]\r\nlevel = 'info'\r\n"
+	idx := indexLines([]byte(doc))
+	for _, tt := range []struct {
+		at   loc
+		want int
+	}{
+		{at("server"), 1},
+		{at("server", "banner"), 2},
+		{at("log", "level"), 5},
+	} {
+		if got := idx.line(tt.at); got != tt.want {
+			t.Errorf("line(%s) = %d, want %d", tt.at, got, tt.want)
+		}
+	}
+}

@@ -1,0 +1,78 @@
+package fs
+
+import (
+	"io"
+	"net"
+	"os"
+	"testing"
+)
+
+// BenchmarkResolve measures path mapping plus the permission check, on a table of a few mounts.
+func BenchmarkResolve(b *testing.B) {
+	mounts := []Mount{{Path: "/", Dir: b.TempDir(), Perm: PermAll}}
+	for _, p := range []string{"/shared", "/projects/alpha", "/projects/beta", "/home/alice/incoming"} {
+		mounts = append(mounts, Mount{Path: p, Dir: b.TempDir(), Perm: PermList | PermRead})
+	}
+	tr := newTree(b, mounts, Options{})
+	paths := []string{"/projects/alpha/src/../docs/readme.md", "shared/a/b/c.txt", "/home/alice/incoming/x.bin", "/top.txt"}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		n, err := tr.resolve(paths[i%len(paths)])
+		if err != nil || n.m == nil {
+			b.Fatal(err)
+		}
+		_ = need(n, PermRead)
+	}
+}
+
+// BenchmarkDownloadUnlimited sends a 32 MiB file over a real loopback TCP connection the way
+// ftpserverlib does (io.Copy(conn, handle)): unlimited (sendfile) and with a 1 GB/s limit
+// (chunked copies through a buffer, waiting on the bucket).
+func BenchmarkDownloadUnlimited(b *testing.B) {
+	dir := b.TempDir()
+	const size = 32 << 20
+	randomFile(b, dir, "f", size)
+	for _, bc := range []struct {
+		name  string
+		limit Rate
+	}{{"unlimited", 0}, {"limited-1GB/s", 1_000_000_000}} {
+		b.Run(bc.name, func(b *testing.B) {
+			tr := newTree(b, []Mount{{Path: "/", Dir: dir, Perm: PermAll}}, Options{DownloadLimits: []*Limiter{NewLimiter(bc.limit)}})
+			client, server := tcpPair(b)
+			drained := make(chan int64, 1)
+			go func() { // the client side: reads each file with a large buffer
+				buf := make([]byte, 1<<20)
+				for {
+					var got int64
+					for got < size {
+						n, err := client.Read(buf[:min(int64(len(buf)), size-got)])
+						got += int64(n)
+						if err != nil {
+							drained <- got
+							close(drained)
+							return
+						}
+					}
+					drained <- got
+				}
+			}()
+			b.SetBytes(size)
+			b.ResetTimer()
+			for b.Loop() {
+				h, err := tr.GetHandle("/f", os.O_RDONLY, 0)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if n, err := io.Copy(server, h); err != nil || n != size {
+					b.Fatal(n, err)
+				}
+				_ = h.Close()
+				if n := <-drained; n != size {
+					b.Fatal("client got", n)
+				}
+			}
+			b.StopTimer()
+			_ = server.(*net.TCPConn).CloseWrite()
+		})
+	}
+}

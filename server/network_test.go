@@ -1,0 +1,794 @@
+package server_test
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"wharf/server"
+	"wharf/server/servertest"
+)
+
+// netUser is alice, with every permission on {{dir}}/alice.
+const netUser = `
+[users.alice]
+password = "{{hash}}"
+[[users.alice.folders]]
+mount = "/"
+path = "{{dir}}/alice"
+permissions = ["*"]
+`
+
+// netConfig is a server on listen with metrics on 127.0.0.1, the given lines
+// in [passive] and [active], and alice.
+func netConfig(listen, passiveLines, activeLines string) string {
+	return fmt.Sprintf(`
+[server]
+listen = [%q]
+data_timeout = "10s"
+[passive]
+%s
+[active]
+%s
+[metrics]
+listen = "127.0.0.1:0"
+`, listen, passiveLines, activeLines) + netUser
+}
+
+// freePorts returns a range of n ports free now, as "FIRST-LAST", and its ends.
+func freePorts(t *testing.T, n int) (text string, first, last int) {
+	t.Helper()
+	first = servertest.FreePortRange(t, n)
+	last = first + n - 1
+	return fmt.Sprintf("%d-%d", first, last), first, last
+}
+
+// startNet starts a server from text with alice's folder holding hello.txt.
+func startNet(t *testing.T, text string) *servertest.Instance {
+	t.Helper()
+	in := servertest.Start(t, text, "alice")
+	writeFile(t, filepath.Join(in.Dir, "alice", "hello.txt"), "hello from wharf\n")
+	return in
+}
+
+// metricValue returns the value of one series of /metrics.
+func metricValue(t *testing.T, addr, series string) float64 {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), series+" "); ok {
+			v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return v
+		}
+	}
+	t.Fatalf("series %s not in /metrics", series)
+	return 0
+}
+
+var pasvRe = regexp.MustCompile(`\((\d+),(\d+),(\d+),(\d+),(\d+),(\d+)\)`)
+
+// parsePASV returns the address and port of a 227 reply.
+func parsePASV(t *testing.T, msg string) (string, int) {
+	t.Helper()
+	m := pasvRe.FindStringSubmatch(msg)
+	if m == nil {
+		t.Fatalf("not a 227 reply: %q", msg)
+	}
+	hi, _ := strconv.Atoi(m[5])
+	lo, _ := strconv.Atoi(m[6])
+	return strings.Join(m[1:5], "."), hi*256 + lo
+}
+
+// parseEPSV returns the port of a 229 reply.
+func parseEPSV(t *testing.T, msg string) int {
+	t.Helper()
+	m := epsvRe.FindStringSubmatch(msg)
+	if m == nil {
+		t.Fatalf("not a 229 reply: %q", msg)
+	}
+	port, _ := strconv.Atoi(m[1])
+	return port
+}
+
+// passivePort sends PASV or EPSV and returns the announced address ("" for
+// EPSV) and port.
+func passivePort(t *testing.T, c *rawConn, cmd string) (string, int) {
+	t.Helper()
+	if cmd == "EPSV" {
+		return "", parseEPSV(t, c.expect("EPSV", 229))
+	}
+	return parsePASV(t, c.expect("PASV", 227))
+}
+
+// dialFrom opens a TCP connection to addr from the local IP from ("" = any).
+func dialFrom(from, addr string) (net.Conn, error) {
+	d := net.Dialer{Timeout: 5 * time.Second}
+	if from != "" {
+		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(from)}
+	}
+	return d.Dial("tcp", addr)
+}
+
+// mustDialFrom is dialFrom that fails the test and closes the connection at its end.
+func mustDialFrom(t *testing.T, from, addr string) net.Conn {
+	t.Helper()
+	c, err := dialFrom(from, addr)
+	if err != nil {
+		t.Fatalf("data connection to %s from %q: %v", addr, from, err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// readAll reads data until EOF, within a deadline.
+func readAll(t *testing.T, data net.Conn) string {
+	t.Helper()
+	_ = data.SetReadDeadline(time.Now().Add(10 * time.Second))
+	b, err := io.ReadAll(data)
+	if err != nil {
+		t.Fatalf("reading the data connection: %v", err)
+	}
+	return string(b)
+}
+
+// retrOver sends RETR name once the data connection is open and returns the
+// bytes received; the transfer must complete with 226.
+func retrOver(t *testing.T, c *rawConn, data net.Conn, name string) string {
+	t.Helper()
+	if code, msg := c.cmd("RETR " + name); code != 150 && code != 125 {
+		t.Fatalf("RETR %s: %q", name, msg)
+	}
+	got := readAll(t, data)
+	if code, msg := c.read(); code != 226 {
+		t.Fatalf("RETR %s: end of transfer %q", name, msg)
+	}
+	return got
+}
+
+// loginFrom logs alice in over a raw control connection from the local IP from.
+func loginFrom(t *testing.T, from, addr string) *rawConn {
+	t.Helper()
+	c, err := dialRawFrom(t, from, addr)
+	if err != nil {
+		t.Fatalf("control connection from %s: %v", from, err)
+	}
+	if code, msg := c.read(); code != 220 {
+		t.Fatalf("greeting %q", msg)
+	}
+	c.login("alice", pass)
+	return c
+}
+
+// quit ends a raw session.
+func quit(c *rawConn) {
+	c.expect("QUIT", 221)
+	c.conn.Close()
+}
+
+// TestPassivePortsInRange checks that PASV and EPSV only announce and listen on
+// ports of passive.ports, across sessions, and that transfers work on them.
+func TestPassivePortsInRange(t *testing.T) {
+	ports, first, last := freePorts(t, 4)
+	in := startNet(t, netConfig("127.0.0.1:0", fmt.Sprintf("ports = %q", ports), ""))
+	seen := map[int]bool{}
+	for range 2 {
+		c := loginFrom(t, "127.0.0.1", in.Addr)
+		for i := range 6 {
+			cmd := []string{"PASV", "EPSV"}[i%2]
+			host, port := passivePort(t, c, cmd)
+			if port < first || port > last {
+				t.Fatalf("%s announced port %d, outside passive.ports %s", cmd, port, ports)
+			}
+			if cmd == "PASV" && host != "127.0.0.1" {
+				t.Fatalf("PASV announced %s to a local client, want 127.0.0.1", host)
+			}
+			seen[port] = true
+			if i >= 4 { // a transfer on the last two: the announced port is the listened one
+				data := mustDialFrom(t, "", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+				if got := retrOver(t, c, data, "hello.txt"); got != "hello from wharf\n" {
+					t.Fatalf("RETR over %s port %d: %q", cmd, port, got)
+				}
+			}
+		}
+		quit(c)
+	}
+	t.Logf("ports used: %v", seen)
+}
+
+// TestPassivePortExhaustion fills a two-port range: the third session's PASV
+// and EPSV get a 4xx at once, the event is counted, and the session succeeds
+// once a port is free again.
+func TestPassivePortExhaustion(t *testing.T) {
+	ports, first, last := freePorts(t, 2)
+	text := strings.Replace(netConfig("127.0.0.1:0", fmt.Sprintf("ports = %q", ports), ""),
+		`data_timeout = "10s"`, `data_timeout = "30s"`, 1)
+	in := startNet(t, text)
+
+	a := loginFrom(t, "127.0.0.1", in.Addr)
+	b := loginFrom(t, "127.0.0.1", in.Addr)
+	_, pa := passivePort(t, a, "PASV")
+	_, pb := passivePort(t, b, "EPSV")
+	if pa == pb || min(pa, pb) < first || max(pa, pb) > last {
+		t.Fatalf("two sessions got ports %d and %d, want both of %s", pa, pb, ports)
+	}
+	if v := metricValue(t, in.Metrics, "wharf_passive_ports_in_use"); v != 2 {
+		t.Fatalf("wharf_passive_ports_in_use = %v, want 2", v)
+	}
+
+	c := loginFrom(t, "127.0.0.1", in.Addr)
+	for i, cmd := range []string{"PASV", "EPSV"} {
+		start := time.Now()
+		code, msg := c.cmd(cmd)
+		took := time.Since(start)
+		if code < 400 || code > 499 {
+			t.Fatalf("%s with every port in use: %q, want a 4xx reply", cmd, msg)
+		}
+		if took > 5*time.Second {
+			t.Fatalf("%s with every port in use took %s to answer (data_timeout is 30s)", cmd, took)
+		}
+		if v := metricValue(t, in.Metrics, "wharf_passive_ports_exhausted_total"); v != float64(i+1) {
+			t.Fatalf("after %d refused attempts wharf_passive_ports_exhausted_total = %v", i+1, v)
+		}
+		t.Logf("%s refused in %s: %s", cmd, took.Round(time.Millisecond), msg)
+	}
+	if v := metricValue(t, in.Metrics, "wharf_passive_ports_in_use"); v != 2 {
+		t.Fatalf("wharf_passive_ports_in_use = %v after the refusals, want 2", v)
+	}
+	if !strings.Contains(in.Logs.String(), "every passive port is in use") {
+		t.Fatalf("the exhaustion was not logged:\n%s", in.Logs.String())
+	}
+	c.expect("NOOP", 200) // the session goes on
+
+	quit(a)
+	servertest.WaitFor(t, 5*time.Second, "a port freed by the session that quit", func() bool {
+		return metricValue(t, in.Metrics, "wharf_passive_ports_in_use") == 1
+	})
+	_, pc := passivePort(t, c, "PASV")
+	if pc != pa {
+		t.Fatalf("the third session got port %d, want the freed port %d", pc, pa)
+	}
+	data := mustDialFrom(t, "", net.JoinHostPort("127.0.0.1", strconv.Itoa(pc)))
+	if got := retrOver(t, c, data, "hello.txt"); got != "hello from wharf\n" {
+		t.Fatalf("RETR after recovery: %q", got)
+	}
+	quit(b)
+	quit(c)
+}
+
+// listenRange binds n consecutive ports on 127.0.0.1 and returns the
+// listeners, closed when the test ends.
+func listenRange(t *testing.T, n int) []net.Listener {
+	t.Helper()
+	for attempt := 0; attempt < 20; attempt++ {
+		first := servertest.FreePortRange(t, n)
+		var ls []net.Listener
+		for port := first; port < first+n; port++ {
+			l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+			if err != nil {
+				break
+			}
+			ls = append(ls, l)
+		}
+		if len(ls) == n {
+			t.Cleanup(func() {
+				for _, l := range ls {
+					l.Close()
+				}
+			})
+			return ls
+		}
+		for _, l := range ls { // lost a race for one of the ports: try another range
+			l.Close()
+		}
+	}
+	t.Fatalf("could not bind %d consecutive ports", n)
+	return nil
+}
+
+// portOf returns the port of a listener.
+func portOf(l net.Listener) int { return l.Addr().(*net.TCPAddr).Port }
+
+// forwarder stands in for a router forwarding outside ports to inside ports:
+// the connections of each listener go to 127.0.0.1:target at the same index.
+type forwarder struct {
+	wg        sync.WaitGroup
+	listeners []net.Listener
+	mu        sync.Mutex
+	conns     []net.Conn
+	forwarded int
+}
+
+// startForwarder forwards the connections of each of listeners to the port at
+// the same offset from inside, on 127.0.0.1, until the test ends.
+func startForwarder(t *testing.T, listeners []net.Listener, inside int) *forwarder {
+	t.Helper()
+	f := &forwarder{listeners: listeners}
+	t.Cleanup(f.close)
+	for i, l := range listeners {
+		f.wg.Add(1)
+		go f.serve(l, net.JoinHostPort("127.0.0.1", strconv.Itoa(inside+i)))
+	}
+	return f
+}
+
+// serve accepts on l until it is closed and pipes each connection to target.
+func (f *forwarder) serve(l net.Listener, target string) {
+	defer f.wg.Done()
+	for {
+		in, err := l.Accept()
+		if err != nil {
+			return
+		}
+		out, err := net.DialTimeout("tcp", target, 5*time.Second)
+		if err != nil {
+			in.Close()
+			continue
+		}
+		f.mu.Lock()
+		f.conns = append(f.conns, in, out)
+		f.forwarded++
+		f.mu.Unlock()
+		f.wg.Add(2)
+		go f.pipe(out, in)
+		go f.pipe(in, out)
+	}
+}
+
+// pipe copies src to dst, then half-closes dst as a router passes a FIN on.
+func (f *forwarder) pipe(dst, src net.Conn) {
+	defer f.wg.Done()
+	_, _ = io.Copy(dst, src)
+	if tc, ok := dst.(*net.TCPConn); ok {
+		_ = tc.CloseWrite()
+	}
+}
+
+// count returns how many connections were forwarded.
+func (f *forwarder) count() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.forwarded
+}
+
+// close stops accepting, closes every forwarded connection and waits for the goroutines.
+func (f *forwarder) close() {
+	for _, l := range f.listeners {
+		l.Close()
+	}
+	f.mu.Lock()
+	for _, c := range f.conns {
+		c.Close()
+	}
+	f.mu.Unlock()
+	f.wg.Wait()
+}
+
+// TestAnnouncedPorts maps passive.ports onto announced_ports: PASV and EPSV
+// announce the mapped port, and transfers work through a forwarder standing in
+// for the router (announced port i → listened port i).
+func TestAnnouncedPorts(t *testing.T) {
+	const n = 3
+	outside := listenRange(t, n) // held by the "router" before the inside range is chosen
+	announced := fmt.Sprintf("%d-%d", portOf(outside[0]), portOf(outside[n-1]))
+	listened, inside, _ := freePorts(t, n)
+	f := startForwarder(t, outside, inside)
+	in := startNet(t, netConfig("127.0.0.1:0",
+		fmt.Sprintf("ports = %q\nannounced_ports = %q", listened, announced), ""))
+
+	c := loginFrom(t, "127.0.0.1", in.Addr)
+	for _, cmd := range []string{"PASV", "EPSV", "PASV"} {
+		_, port := passivePort(t, c, cmd)
+		offset := port - portOf(outside[0])
+		if offset < 0 || offset >= n {
+			t.Fatalf("%s announced port %d, want one of announced_ports %s (listening on %s)", cmd, port, announced, listened)
+		}
+		data := mustDialFrom(t, "", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		if got := retrOver(t, c, data, "hello.txt"); got != "hello from wharf\n" {
+			t.Fatalf("RETR through the mapped port %d: %q", port, got)
+		}
+	}
+	quit(c)
+
+	// jlaffaye/ftp (EPSV) uploads and downloads through the mapping.
+	body := strings.Repeat("mapped port ", 50000)
+	ftpc := login(t, in.Addr, "alice", pass)
+	if err := ftpc.Stor("up.txt", strings.NewReader(body)); err != nil {
+		t.Fatalf("STOR through the mapped ports: %v", err)
+	}
+	r, err := ftpc.Retr("up.txt")
+	if err != nil {
+		t.Fatalf("RETR through the mapped ports: %v", err)
+	}
+	got, err := io.ReadAll(r)
+	r.Close()
+	if err != nil || string(got) != body {
+		t.Fatalf("RETR through the mapped ports: %d bytes, %v", len(got), err)
+	}
+	if f.count() != 5 {
+		t.Fatalf("the forwarder carried %d data connections, want 5", f.count())
+	}
+}
+
+// curlArgs are the options every curl run of these tests shares.
+func curlArgs(args ...string) []string {
+	return append([]string{"-sS", "-v", "--max-time", "20", "-u", "alice:" + pass}, args...)
+}
+
+// TestActiveModeCurl uploads and downloads in active mode (EPRT, then PORT)
+// with curl --ftp-port.
+func TestActiveModeCurl(t *testing.T) {
+	needTool(t, "curl", "curl")
+	in := startNet(t, netConfig("127.0.0.1:0", `ports = "{{ports}}"`, "enabled = true"))
+	local := t.TempDir()
+	data := randomFile(t, filepath.Join(local, "up.bin"), 1<<20)
+	for _, tc := range []struct {
+		name, command string
+		extra         []string
+	}{
+		{"EPRT", "EPRT |1|127.0.0.1|", nil},
+		{"PORT", "PORT 127,0,0,1,", []string{"--disable-eprt"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			url := "ftp://" + in.Addr + "/" + tc.name + ".bin"
+			args := append(curlArgs("--ftp-port", "127.0.0.1", "-T", filepath.Join(local, "up.bin"), url), tc.extra...)
+			out, err := runTool(t, "curl", args...)
+			if err != nil {
+				t.Fatalf("active upload: %v\n%s", err, out)
+			}
+			if !strings.Contains(out, "> "+tc.command) {
+				t.Fatalf("curl did not use %s:\n%s", tc.name, out)
+			}
+			if got := readFile(t, filepath.Join(in.Dir, "alice", tc.name+".bin")); got != string(data) {
+				t.Fatal("active upload differs")
+			}
+			down := filepath.Join(local, tc.name+".down")
+			args = append(curlArgs("--ftp-port", "127.0.0.1", "-o", down, url), tc.extra...)
+			if out, err := runTool(t, "curl", args...); err != nil || !strings.Contains(out, "> "+tc.command) {
+				t.Fatalf("active download: %v\n%s", err, out)
+			}
+			if got := readFile(t, down); got != string(data) {
+				t.Fatal("active download differs")
+			}
+		})
+	}
+}
+
+// TestActiveModeDisabled refuses PORT and EPRT with a reply saying so.
+func TestActiveModeDisabled(t *testing.T) {
+	in := startNet(t, netConfig("127.0.0.1:0", `ports = "{{ports}}"`, "enabled = false"))
+	target := listenRange(t, 1)[0]
+	hi, lo := portOf(target)/256, portOf(target)%256
+	c := loginFrom(t, "127.0.0.1", in.Addr)
+	for _, cmd := range []string{
+		fmt.Sprintf("PORT 127,0,0,1,%d,%d", hi, lo),
+		fmt.Sprintf("EPRT |1|127.0.0.1|%d|", portOf(target)),
+	} {
+		code, msg := c.cmd(cmd)
+		if code < 400 || !strings.Contains(strings.ToLower(msg), "disabled") {
+			t.Fatalf("%s with active mode disabled: %q, want a refusal saying it is disabled", cmd, msg)
+		}
+	}
+	_, port := passivePort(t, c, "EPSV") // passive mode still works
+	data := mustDialFrom(t, "", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	if got := retrOver(t, c, data, "hello.txt"); got != "hello from wharf\n" {
+		t.Fatalf("RETR: %q", got)
+	}
+	quit(c)
+	if _, err := exec.LookPath("curl"); err == nil {
+		out, err := runTool(t, "curl", curlArgs("--ftp-port", "127.0.0.1", "ftp://"+in.Addr+"/hello.txt")...)
+		if err == nil {
+			t.Fatalf("curl --ftp-port succeeded with active mode disabled:\n%s", out)
+		}
+	}
+}
+
+// acceptOne accepts one connection on l within a few seconds, or returns nil.
+func acceptOne(l net.Listener, within time.Duration) net.Conn {
+	type deadliner interface{ SetDeadline(time.Time) error }
+	_ = l.(deadliner).SetDeadline(time.Now().Add(within))
+	c, err := l.Accept()
+	if err != nil {
+		return nil
+	}
+	return c
+}
+
+// listenOn listens on host:0 and closes the listener when the test ends.
+func listenOn(t *testing.T, host string) net.Listener {
+	t.Helper()
+	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l
+}
+
+// portCommand returns the PORT command for the TCP address of l.
+func portCommand(l net.Listener) string {
+	a := l.Addr().(*net.TCPAddr)
+	return fmt.Sprintf("PORT %s,%d,%d", strings.ReplaceAll(a.IP.String(), ".", ","), a.Port/256, a.Port%256)
+}
+
+// eprtCommand returns the EPRT command for the TCP address of l.
+func eprtCommand(l net.Listener) string {
+	a := l.Addr().(*net.TCPAddr)
+	family := 1
+	if a.IP.To4() == nil {
+		family = 2
+	}
+	return fmt.Sprintf("EPRT |%d|%s|%d|", family, a.IP, a.Port)
+}
+
+// TestForeignDataConnections: with allow_foreign = false, PORT and EPRT to an
+// address other than the client's are refused and no connection is made, and
+// a passive data connection from another address than the control
+// connection's is refused; with allow_foreign = true both are accepted.
+func TestForeignDataConnections(t *testing.T) {
+	t.Run("refused", func(t *testing.T) {
+		in := startNet(t, netConfig("127.0.0.1:0", `ports = "{{ports}}"`, "allow_foreign = false"))
+		foreign := listenOn(t, "127.0.0.2")
+		c := loginFrom(t, "127.0.0.1", in.Addr)
+		for _, cmd := range []string{portCommand(foreign), eprtCommand(foreign)} {
+			code, msg := c.cmd(cmd)
+			if code < 500 || code > 504 {
+				t.Fatalf("%s from 127.0.0.1: %q, want a 5xx refusal", cmd, msg)
+			}
+			t.Logf("%s → %s", cmd, msg)
+			if !explainsForeign(msg) {
+				t.Errorf("%s: the refusal %q does not say that the address is not the client's", cmd, msg)
+			}
+		}
+		if code, _ := c.cmd("LIST"); code < 400 {
+			t.Fatalf("LIST after refused PORT/EPRT: %d, want an error", code)
+		}
+		if conn := acceptOne(foreign, 200*time.Millisecond); conn != nil {
+			conn.Close()
+			t.Fatal("the server connected to the foreign address")
+		}
+		if !strings.Contains(in.Logs.String(), "does not match control connection") {
+			t.Errorf("the server log does not explain the refusal:\n%s", in.Logs.String())
+		}
+
+		// Passive: the data connection comes from 127.0.0.2.
+		_, port := passivePort(t, c, "PASV")
+		thief := mustDialFrom(t, "127.0.0.2", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		code, msg := c.cmd("RETR hello.txt")
+		if code != 425 {
+			t.Fatalf("RETR over a data connection from 127.0.0.2: %q, want 425", msg)
+		}
+		// The refused connection gets nothing, now or on a retry over the same PASV.
+		if code, _ := c.cmd("RETR hello.txt"); code == 150 || code == 125 {
+			_, _ = c.read()
+		}
+		_ = thief.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+		if b, _ := io.ReadAll(thief); len(b) > 0 {
+			t.Fatalf("the refused data connection from 127.0.0.2 received %q", b)
+		}
+		quit(c)
+	})
+
+	t.Run("allowed", func(t *testing.T) {
+		in := startNet(t, netConfig("127.0.0.1:0", `ports = "{{ports}}"`, "allow_foreign = true"))
+		c := loginFrom(t, "127.0.0.1", in.Addr)
+		for _, mk := range []func(net.Listener) string{portCommand, eprtCommand} {
+			foreign := listenOn(t, "127.0.0.2")
+			c.expect(mk(foreign), 200)
+			c.send("RETR hello.txt")
+			conn := acceptOne(foreign, 5*time.Second)
+			if conn == nil {
+				t.Fatal("the server did not connect to the foreign address")
+			}
+			if code, msg := c.read(); code != 150 && code != 125 {
+				t.Fatalf("RETR to a foreign address: %q", msg)
+			}
+			if got := readAll(t, conn); got != "hello from wharf\n" {
+				t.Fatalf("foreign active RETR: %q", got)
+			}
+			conn.Close()
+			if code, msg := c.read(); code != 226 {
+				t.Fatalf("foreign active RETR: end of transfer %q", msg)
+			}
+		}
+		_, port := passivePort(t, c, "PASV")
+		data := mustDialFrom(t, "127.0.0.2", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		if got := retrOver(t, c, data, "hello.txt"); got != "hello from wharf\n" {
+			t.Fatalf("passive RETR from another address: %q", got)
+		}
+		quit(c)
+	})
+}
+
+// explainsForeign reports whether a refusal of PORT/EPRT tells the client
+// the target address is not its own.
+func explainsForeign(msg string) bool {
+	m := strings.ToLower(msg)
+	return strings.Contains(m, "address") && (strings.Contains(m, "your") || strings.Contains(m, "client") || strings.Contains(m, "control"))
+}
+
+// TestIPv6 serves on [::1]: EPSV and EPRT work (raw, jlaffaye/ftp, lftp), PASV
+// is refused with a text pointing at EPSV.
+func TestIPv6(t *testing.T) {
+	probe, err := net.Listen("tcp", "[::1]:0")
+	if err != nil {
+		t.Skipf("no IPv6 loopback (::1) here: %v", err)
+	}
+	probe.Close()
+	in := startNet(t, netConfig("[::1]:0", `ports = "{{ports}}"`, ""))
+
+	c := loginFrom(t, "::1", in.Addr)
+	code, msg := c.cmd("PASV")
+	if code < 400 || code > 499 || !strings.Contains(msg, "EPSV") {
+		t.Fatalf("PASV over IPv6: %q, want a 4xx telling to use EPSV", msg)
+	}
+	_, port := passivePort(t, c, "EPSV")
+	data := mustDialFrom(t, "", net.JoinHostPort("::1", strconv.Itoa(port)))
+	if got := retrOver(t, c, data, "hello.txt"); got != "hello from wharf\n" {
+		t.Fatalf("RETR over EPSV on ::1: %q", got)
+	}
+	back := listenOn(t, "::1")
+	c.expect(eprtCommand(back), 200)
+	c.send("RETR hello.txt")
+	conn := acceptOne(back, 5*time.Second)
+	if conn == nil {
+		t.Fatal("EPRT |2|::1|...|: the server did not connect")
+	}
+	if code, msg := c.read(); code != 150 && code != 125 {
+		t.Fatalf("RETR over EPRT: %q", msg)
+	}
+	if got := readAll(t, conn); got != "hello from wharf\n" {
+		t.Fatalf("RETR over EPRT: %q", got)
+	}
+	conn.Close()
+	if code, msg := c.read(); code != 226 {
+		t.Fatalf("RETR over EPRT: end of transfer %q", msg)
+	}
+	quit(c)
+
+	ftpc := login(t, in.Addr, "alice", pass)
+	if err := ftpc.Stor("v6.txt", strings.NewReader("over IPv6\n")); err != nil {
+		t.Fatalf("jlaffaye STOR over ::1: %v", err)
+	}
+	names, err := ftpc.NameList("/")
+	if err != nil || !strings.Contains(strings.Join(names, " "), "v6.txt") {
+		t.Fatalf("jlaffaye NLST over ::1: %v %v", names, err)
+	}
+
+	if _, err := exec.LookPath("lftp"); err != nil {
+		t.Logf("lftp not installed (Debian package lftp): its part is skipped")
+		return
+	}
+	_, p := hostPort(t, in.Addr)
+	local := t.TempDir()
+	script := fmt.Sprintf("set net:max-retries 1; set net:timeout 15; set ftp:ssl-allow false; set cmd:fail-exit true; "+
+		"debug -o %s 5; open -u alice,%s ftp://[::1]:%s; put %s -o lftp.txt; get v6.txt -o %s",
+		filepath.Join(local, "debug.log"), pass, p, filepath.Join(in.Dir, "alice", "hello.txt"), filepath.Join(local, "v6.txt"))
+	if out, err := runTool(t, "lftp", "-c", script); err != nil {
+		t.Fatalf("lftp over ::1: %v\n%s", err, out)
+	}
+	if got := readFile(t, filepath.Join(local, "v6.txt")); got != "over IPv6\n" {
+		t.Fatalf("lftp get over ::1: %q", got)
+	}
+	if got := readFile(t, filepath.Join(in.Dir, "alice", "lftp.txt")); got != "hello from wharf\n" {
+		t.Fatalf("lftp put over ::1: %q", got)
+	}
+	if transcript := readFile(t, filepath.Join(local, "debug.log")); !strings.Contains(transcript, "EPSV") {
+		t.Fatalf("lftp did not use EPSV:\n%s", transcript)
+	}
+}
+
+// TestExternalAddress checks what each client is told in 227 replies: the
+// local address to local_networks, external_address to the others, an
+// override before both; a reload changes it for new PASV commands.
+func TestExternalAddress(t *testing.T) {
+	ports, _, _ := freePorts(t, 10)
+	passiveLines := fmt.Sprintf(`ports = %q
+local_networks = ["127.0.0.1/32"]
+external_address = "127.0.0.3"
+[[passive.overrides]]
+networks = ["127.0.0.4/32"]
+address = "127.0.0.5"`, ports)
+	in := startNet(t, netConfig("127.0.0.1:0", passiveLines, ""))
+
+	announced := func(from string) string {
+		c := loginFrom(t, from, in.Addr)
+		defer quit(c)
+		host, _ := passivePort(t, c, "PASV")
+		return host
+	}
+	for _, tc := range []struct{ from, want string }{
+		{"127.0.0.1", "127.0.0.1"}, // local network: the control connection's local address
+		{"127.0.0.2", "127.0.0.3"}, // elsewhere: external_address
+		{"127.0.0.4", "127.0.0.5"}, // override
+	} {
+		if got := announced(tc.from); got != tc.want {
+			t.Errorf("PASV from %s announced %s, want %s", tc.from, got, tc.want)
+		}
+	}
+
+	// The client from 127.0.0.2 transfers through the announced 127.0.0.3
+	// (loopback reaches the server there too; the data connection comes from
+	// the control connection's address).
+	c := loginFrom(t, "127.0.0.2", in.Addr)
+	host, port := passivePort(t, c, "PASV")
+	data := mustDialFrom(t, "127.0.0.2", net.JoinHostPort(host, strconv.Itoa(port)))
+	if got := retrOver(t, c, data, "hello.txt"); got != "hello from wharf\n" {
+		t.Fatalf("RETR through the external address: %q", got)
+	}
+	quit(c)
+
+	// An override network wins over local_networks and external_address.
+	reloaded := strings.Replace(passiveLines, `networks = ["127.0.0.4/32"]`, `networks = ["127.0.0.0/8"]`, 1)
+	reloaded = strings.Replace(reloaded, `address = "127.0.0.5"`, `address = "127.0.0.6"`, 1)
+	if err := in.Rewrite(t, netConfig("127.0.0.1:0", reloaded, "")); err != nil {
+		t.Fatalf("reload: %v", err)
+	}
+	for _, from := range []string{"127.0.0.1", "127.0.0.2"} {
+		if got := announced(from); got != "127.0.0.6" {
+			t.Errorf("after the reload PASV from %s announced %s, want the override 127.0.0.6", from, got)
+		}
+	}
+}
+
+// TestCheckClientDNSName: `wharf check --client` with a DNS name as
+// external_address prints the address the name resolves to.
+func TestCheckClientDNSName(t *testing.T) {
+	if addrs, err := net.LookupIP("localhost"); err != nil || !containsIP(addrs, "127.0.0.1") {
+		t.Skipf("localhost does not resolve to 127.0.0.1 here: %v %v", addrs, err)
+	}
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "alice", "keep"), "")
+	path := filepath.Join(dir, "wharf.toml")
+	writeFile(t, path, servertest.Expand(t, `
+[server]
+listen = ["127.0.0.9:2121"]
+[passive]
+ports = "{{ports}}"
+external_address = "localhost"
+local_networks = ["10.0.0.0/8"]
+`+netUser, dir))
+	for _, tc := range []struct{ client, want string }{
+		{"198.51.100.20", "PASV to 198.51.100.20 announces 127.0.0.1"}, // the resolved name
+		{"10.1.2.3", "PASV to 10.1.2.3 announces 127.0.0.9"},           // local: the listener's address
+	} {
+		var out bytes.Buffer
+		if err := server.Check(server.CheckOptions{ConfigPath: path, Client: tc.client}, &out); err != nil {
+			t.Fatalf("check: %v\n%s", err, out.String())
+		}
+		if !strings.Contains(out.String(), tc.want) {
+			t.Fatalf("check --client %s: want %q in:\n%s", tc.client, tc.want, out.String())
+		}
+		if !strings.Contains(out.String(), "announcing 127.0.0.1 (from localhost") {
+			t.Fatalf("check does not show the resolved external address:\n%s", out.String())
+		}
+	}
+}
+
+func containsIP(ips []net.IP, want string) bool {
+	for _, ip := range ips {
+		if ip.String() == want {
+			return true
+		}
+	}
+	return false
+}
