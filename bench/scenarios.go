@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"sync"
@@ -102,6 +103,9 @@ func (r *runner) session(srv *server, secure bool) (*client, error) {
 		conf = r.tlsConf.Clone()
 		// Its own cache: a data connection resumes this control connection's session.
 		conf.ClientSessionCache = tls.NewLRUClientSessionCache(4)
+		// The cache is keyed by ServerName, else by the address, which differs
+		// between control and data connections.
+		conf.ServerName, _, _ = net.SplitHostPort(srv.addr)
 	}
 	c, err := dial(srv.addr, conf, ioTimeout)
 	if err != nil {

@@ -38,7 +38,7 @@ func (t *Tree) OpenFile(name string, flag int, _ os.FileMode) (afero.File, error
 	if err != nil {
 		return nil, err
 	}
-	fi, err := t.stat(n)
+	fi, err := t.stat(n, PermList|PermRead)
 	if err != nil {
 		return nil, err
 	}

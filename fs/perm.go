@@ -98,3 +98,14 @@ func (p Perm) name() string {
 	}
 	return p.String()
 }
+
+// split returns the single permissions in p, in configuration order.
+func (p Perm) split() []Perm {
+	var out []Perm
+	for _, pn := range permNames {
+		if p&pn.perm != 0 {
+			out = append(out, pn.perm)
+		}
+	}
+	return out
+}

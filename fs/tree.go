@@ -139,14 +139,21 @@ func need(n node, p Perm) error {
 // Stat describes a file or directory (following symbolic links that stay inside the folder).
 // It needs the "list" or the "read" permission.
 func (t *Tree) Stat(name string) (os.FileInfo, error) {
+	return t.StatFor(name, PermList|PermRead)
+}
+
+// StatFor is Stat for a command that needs any one of the permissions in need
+// (e.g. PermRead for SIZE and MDTM, PermList for CWD and MLST, PermRename for
+// RNFR), so that a folder's metadata is shown only to those allowed to use it.
+func (t *Tree) StatFor(name string, need Perm) (os.FileInfo, error) {
 	n, err := t.resolve(name)
 	if err != nil {
 		return nil, err
 	}
-	return t.stat(n)
+	return t.stat(n, need)
 }
 
-func (t *Tree) stat(n node) (os.FileInfo, error) {
+func (t *Tree) stat(n node, need Perm) (os.FileInfo, error) {
 	if n.reserved {
 		return nil, fail(n.vpath, errNotExist)
 	}
@@ -156,11 +163,11 @@ func (t *Tree) stat(n node) (os.FileInfo, error) {
 		}
 		return nil, fail(n.vpath, errNotExist)
 	}
-	if n.m.perm&(PermList|PermRead) == 0 {
+	if n.m.perm&need == 0 {
 		if n.ancestor && !n.isMountPoint() {
 			return t.virtualDir(n.vpath), nil
 		}
-		return nil, fail(n.vpath, &permError{need: []Perm{PermList, PermRead}})
+		return nil, fail(n.vpath, &permError{need: need.split()})
 	}
 	fi, err := n.m.root.Stat(n.rel)
 	if err != nil {

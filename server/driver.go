@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -38,10 +39,14 @@ var (
 // authTimeout bounds a password check waiting for a verification slot.
 const authTimeout = 30 * time.Second
 
-// hashCommands read files through GetHandle without being transfers.
-var hashCommands = map[string]bool{
-	"HASH": true, "XCRC": true, "MD5": true, "XMD5": true, "XSHA": true,
-	"XSHA1": true, "XSHA256": true, "XSHA512": true,
+// statNeeds is the permission a command's Stat needs (contract: "list" for
+// listings and CWD, "read" for SIZE/MDTM, "rename" for RNFR); other commands
+// accept either "list" or "read".
+var statNeeds = map[string]fs.Perm{
+	"CWD": fs.PermList, "XCWD": fs.PermList, "CDUP": fs.PermList, "MLST": fs.PermList,
+	"STAT": fs.PermList, "LIST": fs.PermList, "NLST": fs.PermList, "MLSD": fs.PermList,
+	"SIZE": fs.PermRead, "MDTM": fs.PermRead,
+	"RNFR": fs.PermRename,
 }
 
 type driver struct {
@@ -60,7 +65,6 @@ type session struct {
 	log      *slog.Logger
 	user     atomic.Pointer[auth.User]
 	tree     atomic.Pointer[fs.Tree]
-	transfer atomic.Bool // the open file handle belongs to a RETR/STOR/APPE
 	mode     string
 }
 
@@ -313,7 +317,9 @@ func (s *Server) publicIP(cc ftpserver.ClientContext) (string, error) {
 	return s.announcer.Address(addrOf(cc.RemoteAddr()), addrOf(cc.LocalAddr()))
 }
 
-// sessionFS is a session's tree; it notes which file handles are transfers.
+// sessionFS is a session's tree as ftpserverlib sees it: it counts running
+// transfers (graceful stop waits for them), gives Stat the permission of the
+// command asking, and logs and counts refusals.
 type sessionFS struct {
 	*fs.Tree
 	s    *Server
@@ -323,19 +329,67 @@ type sessionFS struct {
 func (f *sessionFS) GetHandle(name string, flags int, offset int64) (ftpserver.FileTransfer, error) {
 	h, err := f.Tree.GetHandle(name, flags, offset)
 	if err != nil {
-		f.sess.log.Info("refused", "command", f.sess.cc.GetLastCommand(), "path", name, "err", err)
-		return nil, err
+		return nil, f.refused(name, err)
 	}
 	f.s.active.Add(1)
-	f.sess.transfer.Store(!hashCommands[f.sess.cc.GetLastCommand()])
 	return h, nil
+}
+
+func (f *sessionFS) Stat(name string) (os.FileInfo, error) {
+	need, ok := statNeeds[f.sess.cc.GetLastCommand()]
+	if !ok {
+		need = fs.PermList | fs.PermRead
+	}
+	fi, err := f.Tree.StatFor(name, need)
+	if err != nil {
+		return nil, f.refused(name, err)
+	}
+	return fi, nil
+}
+
+func (f *sessionFS) ReadDir(name string) ([]os.FileInfo, error) {
+	fis, err := f.Tree.ReadDir(name)
+	return fis, f.refused(name, err)
+}
+
+func (f *sessionFS) Mkdir(name string, perm os.FileMode) error {
+	return f.refused(name, f.Tree.Mkdir(name, perm))
+}
+
+func (f *sessionFS) Remove(name string) error { return f.refused(name, f.Tree.Remove(name)) }
+
+func (f *sessionFS) RemoveDir(name string) error { return f.refused(name, f.Tree.RemoveDir(name)) }
+
+func (f *sessionFS) Rename(from, to string) error {
+	return f.refused(from+" -> "+to, f.Tree.Rename(from, to))
+}
+
+func (f *sessionFS) Chtimes(name string, atime, mtime time.Time) error {
+	return f.refused(name, f.Tree.Chtimes(name, atime, mtime))
+}
+
+// refused logs and counts a refusal (permission, missing file, bad name); it
+// returns err unchanged.
+func (f *sessionFS) refused(name string, err error) error {
+	if err == nil {
+		return nil
+	}
+	reason := "error"
+	switch {
+	case errors.Is(err, os.ErrPermission):
+		reason = "permission"
+	case errors.Is(err, os.ErrNotExist):
+		reason = "not_found"
+	case errors.Is(err, ftpserver.ErrFileNameNotAllowed):
+		reason = "name_not_allowed"
+	}
+	f.s.metrics.commandRefusals.WithLabelValues(reason).Inc()
+	f.sess.log.Info("command refused", "command", f.sess.cc.GetLastCommand(), "path", name, "reason", reason, "err", err)
+	return err
 }
 
 func (s *Server) transferDone(sess *session, u *auth.User, t fs.Transfer) {
 	defer s.active.Add(-1)
-	if !sess.transfer.Load() {
-		return
-	}
 	dir := t.Direction.String()
 	result := transferComplete
 	if !t.Complete {

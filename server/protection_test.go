@@ -640,8 +640,9 @@ func TestProtectionLimitReload(t *testing.T) {
 	}
 }
 
+// TestProtectionUnlimitedIsFast is not parallel: under -race on two cores its
+// copies would slow the rate measurements running beside it.
 func TestProtectionUnlimitedIsFast(t *testing.T) {
-	t.Parallel()
 	in := startProt(t, "", "[limits]\ndownload = \"0\"\nupload = \"0\"", "alice")
 	const size = 64 << 20
 	sparseFile(t, filepath.Join(in.Dir, "alice/big"), size)

@@ -22,6 +22,8 @@ import (
 
 	"github.com/jlaffaye/ftp"
 
+	"golang.org/x/sys/unix"
+
 	"wharf/server/servertest"
 )
 
@@ -213,26 +215,115 @@ func TestTLS13UploadExperiment(t *testing.T) {
 	for _, tc := range []struct {
 		name, tlsLines, alice string
 	}{
-		{"plain", "min_version = \"1.3\"\n[log]\nlevel = \"debug\"", ""},
-		{"limited", `min_version = "1.3"`, `limits = { upload = "4MB/s" }`},
+		{"cert", "min_version = \"1.3\"\nclient_ca = \"{{dir}}/pki/test-ca.pem\"\nclient_auth = \"request\"", ""},
+		{"certlimited", "min_version = \"1.3\"\nclient_ca = \"{{dir}}/pki/test-ca.pem\"\nclient_auth = \"request\"", `limits = { upload = "4MB/s" }`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := startTLS(t, tc.tlsLines, tc.alice)
+			s.pki.issue(t, "alice", false)
+			cfg := s.goTLS(tls.VersionTLS13, 0)
+			cfg.Certificates = []tls.Certificate{s.pki.clientCert(t, "alice")}
 			for _, size := range []int{0, 1, 1000, 100 << 10, 1 << 20, 3 << 20} {
 				for run := 0; run < 3; run++ {
 					data := make([]byte, size)
 					rand.Read(data)
-					c := login(t, s.Addr, "alice", pass, ftp.DialWithExplicitTLS(s.goTLS(tls.VersionTLS13, 0)))
+					r0 := outRsts(t)
+					c := login(t, s.Addr, "alice", pass, ftp.DialWithExplicitTLS(cfg))
 					name := fmt.Sprintf("f%d-%d", size, run)
 					err := c.Stor(name, bytes.NewReader(data))
 					got, _ := os.ReadFile(filepath.Join(s.Dir, "alice", name))
-					t.Logf("size %d run %d: err=%v stored=%d equal=%v", size, run, err, len(got), bytes.Equal(got, data))
+					t.Logf("size %d run %d: err=%v stored=%d equal=%v rsts=%d", size, run, err, len(got), bytes.Equal(got, data), outRsts(t)-r0)
 					c.Quit()
 				}
 			}
-			if tc.name == "plain" {
-				t.Log(s.Logs.String())
-			}
+
 		})
+	}
+}
+
+func outRsts(t testing.TB) int {
+	b, _ := os.ReadFile("/proc/net/snmp")
+	lines := strings.Split(string(b), "\n")
+	for i, l := range lines {
+		if strings.HasPrefix(l, "Tcp:") && i+1 < len(lines) {
+			names := strings.Fields(l)
+			vals := strings.Fields(lines[i+1])
+			for j, n := range names {
+				if n == "OutRsts" {
+					var v int
+					fmt.Sscan(vals[j], &v)
+					return v
+				}
+			}
+		}
+	}
+	return -1
+}
+
+func TestTLS13Probe(t *testing.T) {
+	for _, lines := range []string{`min_version = "1.3"`, "min_version = \"1.3\"\nclient_ca = \"{{dir}}/pki/test-ca.pem\"\nclient_auth = \"request\""} {
+		s := startTLS(t, lines, "")
+		s.pki.issue(t, "alice", false)
+		for _, withCert := range []bool{false, true} {
+			cfg := s.goTLS(tls.VersionTLS13, 0)
+			if withCert {
+				cfg.Certificates = []tls.Certificate{s.pki.clientCert(t, "alice")}
+			}
+			c := dialRaw(t, s.Addr)
+			c.read()
+			c.upgradeTLS(cfg)
+			c.login("alice", pass)
+			c.expect("PBSZ 0", 200)
+			c.expect("PROT P", 200)
+			for i := 0; i < 3; i++ {
+				raw := c.epsv()
+				c.send(fmt.Sprintf("STOR p%d", i))
+				c.read()
+				tc := tls.Client(raw, cfg)
+				if _, err := tc.Write(make([]byte, 1000)); err != nil {
+					t.Fatal(err)
+				}
+				time.Sleep(50 * time.Millisecond)
+				sc, _ := raw.(*net.TCPConn).SyscallConn()
+				var n int
+				sc.Control(func(fd uintptr) { n, _ = unix.IoctlGetInt(int(fd), unix.SIOCINQ) })
+				t.Logf("client_ca %v cert %v: unread bytes in kernel at close: %d resumed %v", len(lines) > 20, withCert, n, tc.ConnectionState().DidResume)
+				tc.Close()
+				c.read()
+			}
+		}
+	}
+}
+
+func TestTLS13CurlExperiment(t *testing.T) {
+	for _, lines := range []string{`min_version = "1.3"`, "min_version = \"1.3\"\nclient_ca = \"{{dir}}/pki/test-ca.pem\"\nclient_auth = \"request\""} {
+		s := startTLS(t, lines, "")
+		s.pki.issue(t, "alice", false)
+		local := t.TempDir()
+		for _, size := range []int{1000, 1 << 20, 8 << 20} {
+			for run := 0; run < 3; run++ {
+				data := randomFile(t, filepath.Join(local, "up.bin"), size)
+				name := fmt.Sprintf("c%d-%d", size, run)
+				args := []string{"-sS", "--max-time", "30", "--ssl-reqd", "--cacert", s.pki.caFile, "-u", "alice:" + pass, "-T", filepath.Join(local, "up.bin")}
+				if len(lines) > 20 {
+					args = append(args, "--cert", filepath.Join(s.pki.dir, "alice.pem"), "--key", filepath.Join(s.pki.dir, "alice.key"))
+				}
+				r0 := outRsts(t)
+				out, err := runTool(t, "curl", append(args, "ftp://"+s.Addr+"/"+name)...)
+				got, _ := os.ReadFile(filepath.Join(s.Dir, "alice", name))
+				t.Logf("cert %v size %d: err=%v %s equal=%v rsts=%d", len(lines) > 20, size, err, out, bytes.Equal(got, data), outRsts(t)-r0)
+				// lftp
+				script := fmt.Sprintf("set ftp:ssl-force true; set ftp:ssl-protect-data true; set ssl:ca-file %s; put %s -o l%s", s.pki.caFile, filepath.Join(local, "up.bin"), name)
+				if len(lines) > 20 {
+					script = fmt.Sprintf("set ssl:cert-file %s; set ssl:key-file %s; ", filepath.Join(s.pki.dir, "alice.pem"), filepath.Join(s.pki.dir, "alice.key")) + script
+				}
+				host, port, _ := strings.Cut(s.Addr, ":")
+				r0 = outRsts(t)
+				out, err = runTool(t, "lftp", "-c", fmt.Sprintf("set net:max-retries 1; set net:timeout 15; set cmd:fail-exit true; open -u alice,%s -p %s %s; %s", pass, port, host, script))
+				got, _ = os.ReadFile(filepath.Join(s.Dir, "alice", "l"+name))
+				t.Logf("lftp cert %v size %d: err=%v %s equal=%v rsts=%d", len(lines) > 20, size, err, out, bytes.Equal(got, data), outRsts(t)-r0)
+			}
+		}
+		t.Log(s.Logs.String())
 	}
 }

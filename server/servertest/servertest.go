@@ -6,9 +6,11 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	mrand "math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -157,19 +159,21 @@ func (in *Instance) Mkdir(t testing.TB, rel string) string {
 	return p
 }
 
-// FreePortRange finds n consecutive TCP ports free on this machine now.
+// FreePortRange finds n consecutive TCP ports free on this machine now. It
+// looks below the kernel's ephemeral range (ip_local_port_range), where
+// outgoing connections of parallel tests do not compete for ports.
 func FreePortRange(t testing.TB, n int) int {
 	t.Helper()
-	for attempt := 0; attempt < 200; attempt++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
+	low := 32768
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if v, err := strconv.Atoi(f[0]); err == nil && v > 12000 {
+				low = v
+			}
 		}
-		first := l.Addr().(*net.TCPAddr).Port
-		l.Close()
-		if first+n > 65535 {
-			continue
-		}
+	}
+	for attempt := 0; attempt < 500; attempt++ {
+		first := 10000 + mrand.IntN(low-10000-n)
 		ok := true
 		var held []net.Listener
 		for p := first; p < first+n; p++ {
