@@ -58,14 +58,14 @@ type driver struct {
 
 // session is one control connection, from ClientConnected to ClientDisconnected.
 type session struct {
-	id       string
-	cc       ftpserver.ClientContext
-	conn     *controlConn
-	remote   netip.Addr
-	log      *slog.Logger
-	user     atomic.Pointer[auth.User]
-	tree     atomic.Pointer[fs.Tree]
-	mode     string
+	id     string
+	cc     ftpserver.ClientContext
+	conn   *controlConn
+	remote netip.Addr
+	log    *slog.Logger
+	user   atomic.Pointer[auth.User]
+	tree   atomic.Pointer[fs.Tree]
+	mode   string
 }
 
 func sessionOf(cc ftpserver.ClientContext) *session {
