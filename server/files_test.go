@@ -2,9 +2,11 @@ package server_test
 
 import (
 	"bytes"
+	"crypto/md5"
 	"crypto/rand"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -344,5 +346,85 @@ func TestEntryListing(t *testing.T) {
 	}
 	if _, err := c.GetTime("a.txt"); err != nil {
 		t.Fatalf("MDTM: %v", err)
+	}
+}
+
+func TestHashAvblAndUTF8(t *testing.T) {
+	in := servertest.Start(t, aliceConfig, "alice")
+	writeFile(t, filepath.Join(in.Dir, "alice/data.txt"), "hash me")
+	c := dialRaw(t, in.Addr)
+	c.read()
+	c.login("alice", pass)
+	sum := sha256.Sum256([]byte("hash me"))
+	if msg := c.expect("HASH data.txt", 213); !strings.Contains(strings.ToLower(msg), fmt.Sprintf("%x", sum)) {
+		t.Fatalf("HASH reply %q", msg)
+	}
+	c.expect("OPTS HASH MD5", 200)
+	if msg := c.expect("HASH data.txt", 213); !strings.Contains(msg, fmt.Sprintf("%x", md5.Sum([]byte("hash me")))) {
+		t.Fatalf("HASH MD5 reply %q", msg)
+	}
+	c.expect("AVBL", 213)
+
+	g := login(t, in.Addr, "alice", pass)
+	name := "héllo wörld – 日本.txt"
+	if err := g.Stor(name, strings.NewReader("utf8")); err != nil {
+		t.Fatal(err)
+	}
+	if got := readFile(t, filepath.Join(in.Dir, "alice", name)); got != "utf8" {
+		t.Fatalf("UTF-8 name: %q", got)
+	}
+	ents, err := g.List("/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, e := range ents {
+		found = found || e.Name == name
+	}
+	if !found {
+		t.Fatalf("listing lacks %q: %+v", name, ents)
+	}
+}
+
+// TestIdleTimeoutSparesTransfers: a control connection idle during a transfer
+// longer than idle_timeout stays open; an idle one is closed with 421.
+func TestIdleTimeoutSparesTransfers(t *testing.T) {
+	in := servertest.Start(t, `
+[server]
+listen = ["127.0.0.1:0"]
+idle_timeout = "1s"
+[passive]
+ports = "{{ports}}"
+[users.alice]
+password = "{{hash}}"
+limits = { download = "400KB/s" }
+[[users.alice.folders]]
+mount = "/"
+path = "{{dir}}/alice"
+permissions = ["*"]
+`, "alice")
+	writeFile(t, filepath.Join(in.Dir, "alice/slow.bin"), strings.Repeat("z", 1_000_000))
+	c := login(t, in.Addr, "alice", pass)
+	start := time.Now()
+	r, err := c.Retr("slow.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(r)
+	r.Close()
+	if err != nil || len(b) != 1_000_000 {
+		t.Fatalf("download: %d bytes, %v", len(b), err)
+	}
+	if time.Since(start) < 1500*time.Millisecond {
+		t.Fatalf("the transfer took %s, not longer than the idle timeout", time.Since(start))
+	}
+	if _, err := c.CurrentDir(); err != nil {
+		t.Fatalf("control connection after a long transfer: %v", err)
+	}
+	idle := dialRaw(t, in.Addr)
+	idle.read()
+	code, msg, err := idle.tryRead()
+	if err == nil && code != 421 {
+		t.Fatalf("idle connection got %q", msg)
 	}
 }
