@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -202,8 +203,10 @@ func benchScenario(b *testing.B, name string, o *options) {
 		}
 		last = vals
 	}
-	for k, v := range last {
-		b.ReportMetric(v, k)
+	for _, m := range sc.metrics {
+		if v, ok := last[m.key]; ok {
+			b.ReportMetric(v, strings.Join(strings.Fields(strings.NewReplacer(",", "", ":", "").Replace(m.unit+" "+m.key)), "_"))
+		}
 	}
 }
 

@@ -68,6 +68,28 @@ type session struct {
 	mode   string
 }
 
+// attrs are the session's log attributes: session id, client address, user.
+func (sess *session) attrs() []slog.Attr {
+	as := []slog.Attr{slog.String("session", sess.id), slog.String("remote", sess.remote.String())}
+	if u := sess.user.Load(); u != nil {
+		as = append(as, slog.String("user", u.Name))
+	}
+	return as
+}
+
+// sessionByID finds a session by its listener and ftpserverlib client number.
+func (s *Server) sessionByID(listener int, clientID uint32) *session {
+	v, ok := s.byID.Load(sessionID(listener, clientID))
+	if !ok {
+		return nil
+	}
+	return v.(*session)
+}
+
+func sessionID(listener int, clientID uint32) string {
+	return strconv.Itoa(listener) + "." + strconv.FormatUint(uint64(clientID), 10)
+}
+
 func sessionOf(cc ftpserver.ClientContext) *session {
 	s, _ := cc.Extra().(*session)
 	return s
@@ -111,7 +133,7 @@ func (d *driver) ClientConnected(cc ftpserver.ClientContext) (string, error) {
 	s := d.s
 	conn, _ := s.pendingConn(cc)
 	sess := &session{
-		id:     strconv.Itoa(d.idx) + "." + strconv.FormatUint(uint64(cc.ID()), 10),
+		id:     sessionID(d.idx, cc.ID()),
 		cc:     cc,
 		conn:   conn,
 		remote: addrOf(cc.RemoteAddr()),
@@ -120,6 +142,7 @@ func (d *driver) ClientConnected(cc ftpserver.ClientContext) (string, error) {
 	sess.log = s.log.With("session", sess.id, "remote", sess.remote.String())
 	cc.SetExtra(sess)
 	s.sessions.Store(sess, struct{}{})
+	s.byID.Store(sess.id, sess)
 	if s.logLevel.Level() <= slog.LevelDebug {
 		cc.SetDebug(true)
 	}
@@ -143,6 +166,7 @@ func (d *driver) ClientDisconnected(cc ftpserver.ClientContext) {
 		return
 	}
 	s.sessions.Delete(sess)
+	s.byID.Delete(sess.id)
 	u := sess.user.Load()
 	if u != nil {
 		s.userSess.Release(u.Name)

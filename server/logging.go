@@ -15,12 +15,23 @@ func newLogger(w io.Writer, format string, level *slog.LevelVar) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-// redactHandler hides the argument of PASS in ftpserverlib's debug lines, so
-// passwords never reach a log, even at debug.
-type redactHandler struct{ slog.Handler }
+// libHandler is the log handler given to ftpserverlib. It hides the argument
+// of PASS in the library's debug lines, so passwords never reach a log, even
+// at debug, and adds the session, client address and user to the lines of a
+// client (the library names only its per-listener client number).
+type libHandler struct {
+	slog.Handler
+	sessions func(clientID uint32) *session
+	clientID uint32
+}
 
-func (h redactHandler) Handle(ctx context.Context, r slog.Record) error {
+func (h libHandler) Handle(ctx context.Context, r slog.Record) error {
 	nr := slog.NewRecord(r.Time, r.Level, r.Message, r.PC)
+	if h.clientID != 0 {
+		if sess := h.sessions(h.clientID); sess != nil {
+			nr.AddAttrs(sess.attrs()...)
+		}
+	}
 	r.Attrs(func(a slog.Attr) bool {
 		nr.AddAttrs(redactAttr(a))
 		return true
@@ -28,16 +39,22 @@ func (h redactHandler) Handle(ctx context.Context, r slog.Record) error {
 	return h.Handler.Handle(ctx, nr)
 }
 
-func (h redactHandler) WithAttrs(as []slog.Attr) slog.Handler {
-	out := make([]slog.Attr, len(as))
-	for i, a := range as {
-		out[i] = redactAttr(a)
+func (h libHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	out := make([]slog.Attr, 0, len(as))
+	for _, a := range as {
+		if a.Key == "clientId" && a.Value.Kind() == slog.KindUint64 {
+			h.clientID = uint32(a.Value.Uint64())
+			continue
+		}
+		out = append(out, redactAttr(a))
 	}
-	return redactHandler{h.Handler.WithAttrs(out)}
+	h.Handler = h.Handler.WithAttrs(out)
+	return h
 }
 
-func (h redactHandler) WithGroup(name string) slog.Handler {
-	return redactHandler{h.Handler.WithGroup(name)}
+func (h libHandler) WithGroup(name string) slog.Handler {
+	h.Handler = h.Handler.WithGroup(name)
+	return h
 }
 
 func redactAttr(a slog.Attr) slog.Attr {

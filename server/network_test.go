@@ -3,10 +3,13 @@ package server_test
 import (
 	"bufio"
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -835,4 +838,272 @@ func containsIP(ips []net.IP, want string) bool {
 		}
 	}
 	return false
+}
+
+// The NAT test builds this network out of namespaces it creates itself (the
+// addresses exist only inside them):
+//
+//	lan 10.77.0.3 ─┐
+//	               ├─ br0 10.77.0.1 [router] 198.51.100.1 ── 198.51.100.2 client
+//	srv 10.77.0.2 ─┘       DNAT 198.51.100.1:{control, passive} → 10.77.0.2
+//
+// wharf runs in srv (the test binary run again, see TestNetnsServerProcess)
+// with external_address = the router's outside address.
+const (
+	natPrivateNet  = "10.77.0.0/24"
+	natRouterIn    = "10.77.0.1"
+	natServer      = "10.77.0.2"
+	natLAN         = "10.77.0.3"
+	natRouterOut   = "198.51.100.1"
+	natOutside     = "198.51.100.2"
+	natControlPort = "2121"        // inside a namespace of its own: nothing else listens there
+	natPorts       = "40000-40009" // idem
+	natServerEnv   = "WHARF_NETNS_SERVER_CONFIG"
+)
+
+// TestNetnsServerProcess is not a test of its own: TestNAT runs the test binary
+// again inside a network namespace with WHARF_NETNS_SERVER_CONFIG naming a
+// configuration file, and this then serves it until stdin closes.
+func TestNetnsServerProcess(t *testing.T) {
+	path := os.Getenv(natServerEnv)
+	if path == "" {
+		t.Skip("helper process of TestNAT (runs only inside its network namespace)")
+	}
+	in := servertest.StartFile(t, path, filepath.Dir(path))
+	fmt.Printf("wharf-listening %s\n", in.Addr)
+	_, _ = io.Copy(io.Discard, os.Stdin) // until TestNAT closes it
+	// Let the last sessions end before stopping (see endSession).
+	servertest.WaitFor(t, 5*time.Second, "the sessions to end", func() bool {
+		return metricValue(t, in.Metrics, "wharf_sessions") == 0
+	})
+	in.Stop()
+	fmt.Fprintf(os.Stderr, "server log:\n%s", in.Logs.String())
+}
+
+// netns runs commands for the NAT test.
+type netns struct {
+	t      *testing.T
+	prefix string
+}
+
+// run runs a command with a deadline and returns its combined output.
+func (n *netns) run(name string, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, name, args...).CombinedOutput()
+	return string(out), err
+}
+
+// must runs a command and fails the test when it fails.
+func (n *netns) must(name string, args ...string) string {
+	n.t.Helper()
+	out, err := n.run(name, args...)
+	if err != nil {
+		n.t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+// add creates the namespace prefix-role, deleted when the test ends.
+func (n *netns) add(role string) string {
+	n.t.Helper()
+	name := n.prefix + role
+	if out, err := n.run("ip", "netns", "add", name); err != nil {
+		n.t.Skipf("cannot create network namespaces here (ip netns add: %v: %s)", err, strings.TrimSpace(out))
+	}
+	n.t.Cleanup(func() {
+		if out, err := n.run("ip", "netns", "del", name); err != nil {
+			n.t.Errorf("ip netns del %s: %v\n%s", name, err, out)
+		}
+	})
+	n.must("ip", "-n", name, "link", "set", "lo", "up")
+	return name
+}
+
+// ip runs `ip -n ns args...`.
+func (n *netns) ip(ns string, args ...string) {
+	n.t.Helper()
+	n.must("ip", append([]string{"-n", ns}, args...)...)
+}
+
+// exec runs a command inside ns and returns its combined output.
+func (n *netns) exec(ns, name string, args ...string) (string, error) {
+	return n.run("ip", append([]string{"netns", "exec", ns, name}, args...)...)
+}
+
+// TestNAT runs wharf behind a real NAT router made of network namespaces: a
+// client outside reaches it through the router's address and is told that
+// address in the 227 reply; a client on the private network is told the
+// private address; both transfer files in passive mode.
+func TestNAT(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the NAT test needs root to create network namespaces (ip netns)")
+	}
+	for _, tool := range [][2]string{{"ip", "iproute2"}, {"nft", "nftables"}, {"curl", "curl"}} {
+		needTool(t, tool[0], tool[1])
+	}
+	n := &netns{t: t, prefix: fmt.Sprintf("wharf-%d-", os.Getpid())}
+	router, srv, lan, outside := n.add("router"), n.add("srv"), n.add("lan"), n.add("outside")
+
+	n.ip(router, "link", "add", "br0", "type", "bridge")
+	for _, link := range [][2]string{{"to-srv", srv}, {"to-lan", lan}} {
+		n.ip(router, "link", "add", link[0], "type", "veth", "peer", "name", "eth0", "netns", link[1])
+		n.ip(router, "link", "set", link[0], "master", "br0")
+		n.ip(router, "link", "set", link[0], "up")
+	}
+	n.ip(router, "link", "add", "to-outside", "type", "veth", "peer", "name", "eth0", "netns", outside)
+	n.ip(router, "addr", "add", natRouterIn+"/24", "dev", "br0")
+	n.ip(router, "addr", "add", natRouterOut+"/24", "dev", "to-outside")
+	n.ip(router, "link", "set", "br0", "up")
+	n.ip(router, "link", "set", "to-outside", "up")
+	for _, host := range [][2]string{{srv, natServer + "/24"}, {lan, natLAN + "/24"}, {outside, natOutside + "/24"}} {
+		n.ip(host[0], "addr", "add", host[1], "dev", "eth0")
+		n.ip(host[0], "link", "set", "eth0", "up")
+	}
+	n.ip(srv, "route", "add", "default", "via", natRouterIn)
+	n.ip(lan, "route", "add", "default", "via", natRouterIn)
+	if out, err := n.exec(router, "sysctl", "-qw", "net.ipv4.ip_forward=1"); err != nil {
+		t.Fatalf("enabling forwarding in the router: %v\n%s", err, out)
+	}
+	rules := fmt.Sprintf(`table ip nat {
+	chain prerouting {
+		type nat hook prerouting priority dstnat; policy accept;
+		iifname "to-outside" tcp dport { %s, %s } dnat to %s
+	}
+}
+`, natControlPort, natPorts, natServer)
+	cmd := exec.Command("ip", "netns", "exec", router, "nft", "-f", "-")
+	cmd.Stdin = strings.NewReader(rules)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Skipf("cannot set up DNAT with nftables here: %v\n%s", err, out)
+	}
+
+	dir := startNetnsServer(t, srv)
+
+	// The private address is unreachable from outside: only the router's works.
+	if out, err := n.exec(outside, "curl", "-sS", "--max-time", "3", "ftp://"+natServer+":"+natControlPort+"/"); err == nil {
+		t.Fatalf("the outside client reached the private address directly:\n%s", out)
+	}
+
+	for _, tc := range []struct {
+		name, ns, host, announced string
+	}{
+		{"outside", outside, natRouterOut, natRouterOut},
+		{"lan", lan, natServer, natServer},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			url := "ftp://" + tc.host + ":" + natControlPort + "/"
+			local := t.TempDir()
+			up := filepath.Join(local, "up.txt")
+			writeFile(t, up, "uploaded from "+tc.name+"\n")
+			// PASV, and the address from the 227 reply really used (curl ignores it by default).
+			pasv := []string{"--disable-epsv", "--no-ftp-skip-pasv-ip"}
+			out, err := n.exec(tc.ns, "curl", curlArgs(append(pasv, "-o", filepath.Join(local, "hello.txt"), url+"hello.txt")...)...)
+			if err != nil {
+				t.Fatalf("PASV download from %s: %v\n%s", tc.name, err, out)
+			}
+			want := "227 Entering Passive Mode (" + strings.ReplaceAll(tc.announced, ".", ",") + ","
+			if !strings.Contains(out, want) {
+				t.Fatalf("the %s client was not told %s:\n%s", tc.name, tc.announced, out)
+			}
+			if got := readFile(t, filepath.Join(local, "hello.txt")); got != "hello from wharf\n" {
+				t.Fatalf("PASV download from %s: %q", tc.name, got)
+			}
+			out, err = n.exec(tc.ns, "curl", curlArgs(append(pasv, "-T", up, url+tc.name+".txt")...)...)
+			if err != nil || !strings.Contains(out, want) {
+				t.Fatalf("PASV upload from %s: %v\n%s", tc.name, err, out)
+			}
+			if got := readFile(t, filepath.Join(dir, "alice", tc.name+".txt")); got != "uploaded from "+tc.name+"\n" {
+				t.Fatalf("PASV upload from %s: %q", tc.name, got)
+			}
+			// EPSV (curl's default) needs no address at all.
+			out, err = n.exec(tc.ns, "curl", curlArgs("-o", filepath.Join(local, "epsv.txt"), url+"hello.txt")...)
+			if err != nil || !strings.Contains(out, "229 ") {
+				t.Fatalf("EPSV download from %s: %v\n%s", tc.name, err, out)
+			}
+		})
+	}
+}
+
+// startNetnsServer writes the NAT test's configuration and runs wharf in the
+// namespace ns until the test ends. It returns the directory of {{dir}}.
+func startNetnsServer(t *testing.T, ns string) string {
+	t.Helper()
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "alice", "hello.txt"), "hello from wharf\n")
+	config := filepath.Join(dir, "wharf.toml")
+	writeFile(t, config, servertest.Expand(t, fmt.Sprintf(`
+[server]
+listen = ["0.0.0.0:%s"]
+[passive]
+ports = %q
+external_address = %q
+local_networks = [%q]
+[metrics]
+listen = "127.0.0.1:0"
+`, natControlPort, natPorts, natRouterOut, natPrivateNet)+netUser, dir))
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, "ip", "netns", "exec", ns, self, "-test.run=^TestNetnsServerProcess$", "-test.count=1")
+	cmd.Env = append(os.Environ(), natServerEnv+"="+config)
+	cmd.WaitDelay = 5 * time.Second
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	t.Cleanup(func() {
+		stdin.Close() // the server stops
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		var err error
+		select {
+		case err = <-done:
+		case <-time.After(15 * time.Second):
+			cancel()
+			err = <-done
+		}
+		cancel()
+		if err != nil || t.Failed() {
+			t.Logf("server process (%v):\n%s\n%s", err, strings.Join(lines, "\n"), stderr.String())
+		}
+		if err != nil {
+			t.Errorf("the server process failed: %v", err)
+		}
+	})
+
+	ready := make(chan error, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines = append(lines, sc.Text())
+			if strings.HasPrefix(sc.Text(), "wharf-listening ") {
+				ready <- nil
+				_, _ = io.Copy(io.Discard, stdout)
+				return
+			}
+		}
+		ready <- errors.New("the server process ended before listening")
+	}()
+	select {
+	case err := <-ready:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the server process did not start listening within 30s")
+	}
+	return dir
 }

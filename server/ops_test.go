@@ -126,6 +126,9 @@ func TestMetricsLogsAndTransferLog(t *testing.T) {
 	if strings.Contains(logs, pass) || strings.Contains(logs, "not-the-password") {
 		t.Fatal("a password reached the log")
 	}
+	if !regexp.MustCompile(`"msg":"Received line","component":"ftp","session":"[^"]+","remote":"127.0.0.1","user":"alice","line":"TYPE I"`).MatchString(logs) {
+		t.Error("the library's command lines lack session, remote and user")
+	}
 	if !strings.Contains(logs, "PASS ****") {
 		t.Error("debug log lacks the masked PASS command")
 	}

@@ -58,6 +58,7 @@ type Server struct {
 	metricsSrv *metricsServer
 	sessions   sync.Map // *session → struct{}
 	pending    sync.Map // connKey → *controlConn, until ClientConnected claims it
+	byID       sync.Map // session id → *session
 	active     atomic.Int64
 	sessionSeq atomic.Uint64
 	stopping   atomic.Bool
@@ -219,7 +220,10 @@ func (s *Server) startListener(addr, mode string) error {
 	idx := len(s.listeners)
 	d := &driver{s: s, gate: g, mode: mode, idx: idx}
 	srv := ftpserver.NewFtpServer(d)
-	srv.Logger = slog.New(redactHandler{s.log.Handler()}).With("component", "ftp", "listener", idx)
+	srv.Logger = slog.New(libHandler{
+		Handler:  s.log.Handler().WithAttrs([]slog.Attr{slog.String("component", "ftp")}),
+		sessions: func(id uint32) *session { return s.sessionByID(idx, id) },
+	})
 	if err := srv.Listen(); err != nil {
 		_ = ln.Close()
 		return fmt.Errorf("listening on %s: %w", addr, err)
