@@ -68,6 +68,16 @@ type session struct {
 	mode   string
 }
 
+// close cuts the session's control connection; ftpserverlib then ends the
+// session (closing its data connection) in its own goroutine.
+func (sess *session) close() {
+	if sess.conn != nil {
+		_ = sess.conn.Close()
+		return
+	}
+	_ = sess.cc.Close()
+}
+
 // attrs are the session's log attributes: session id, client address, user.
 func (sess *session) attrs() []slog.Attr {
 	as := []slog.Attr{slog.String("session", sess.id), slog.String("remote", sess.remote.String())}

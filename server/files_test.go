@@ -204,8 +204,9 @@ func TestAtomicUploadInterrupted(t *testing.T) {
 				return len(ents) == 2
 			})
 			if how == "abor" {
+				// ABOR first; the server closes the data connection.
 				c.send("ABOR")
-				data.Close()
+				defer data.Close()
 				for {
 					code, msg := c.read()
 					if code == 226 || code == 225 {

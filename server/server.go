@@ -358,7 +358,7 @@ wait:
 	}
 	cut = int(s.active.Load())
 	s.sessions.Range(func(k, _ any) bool {
-		_ = k.(*session).cc.Close()
+		k.(*session).close()
 		return true
 	})
 	s.cancel()
