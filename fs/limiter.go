@@ -31,13 +31,17 @@ func NewLimiter(r Rate) *Limiter {
 }
 
 // SetRate changes the rate (0 = unlimited). Transfers already running apply it from their next
-// chunk on. It does nothing on a nil *Limiter.
+// chunk on. Setting the current rate again (a reload that leaves it alone) keeps the bucket as
+// it is, so that reloads hand out no extra burst. It does nothing on a nil *Limiter.
 func (l *Limiter) SetRate(r Rate) {
 	if l == nil {
 		return
 	}
 	if r < 0 {
 		r = 0
+	}
+	if cur := l.state.Load(); cur != nil && cur.rate == r {
+		return
 	}
 	b := &bucket{rate: r}
 	if r > 0 {

@@ -120,6 +120,11 @@ func TestLimiterSetRate(t *testing.T) {
 	if l.Rate() != 2<<20 || l.current() == nil || l.current().burst != (2<<20)/10 {
 		t.Fatalf("after SetRate: rate %v", l.Rate())
 	}
+	b := l.current()
+	l.SetRate(2 << 20) // unchanged: the same bucket, its tokens as they were
+	if l.current() != b {
+		t.Fatal("setting the same rate again replaced the bucket")
+	}
 	l.SetRate(-5)
 	if l.Rate() != 0 || l.current() != nil {
 		t.Fatal("negative rate should mean unlimited")

@@ -3,9 +3,17 @@ package server_test
 import (
 	"bufio"
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -26,17 +34,22 @@ import (
 // The second client address: Linux routes all of 127.0.0.0/8 to the loopback
 // interface, so a test can dial from it to look like another host.
 const (
-	hostA = "127.0.0.1"
-	hostB = "127.0.0.2"
+	protHostA = "127.0.0.1"
+	protHostB = "127.0.0.2"
 )
 
-// protConfig returns a configuration with one control listener, passive ports,
+// protConfig returns a configuration with a control listener on 127.0.0.1
+// (unless serverKeys has its own listen), passive ports,
 // metrics, the extra [server] keys serverKeys, the other sections rest, and one
 // user with every permission on {{dir}}/<name> per name (a user may be given
 // extra keys as "name|key = value\nkey = value").
 func protConfig(serverKeys, rest string, users ...string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "[server]\nlisten = [\"127.0.0.1:0\"]\n%s\n", serverKeys)
+	b.WriteString("[server]\n")
+	if !strings.Contains(serverKeys, "listen =") {
+		b.WriteString("listen = [\"127.0.0.1:0\"]\n")
+	}
+	b.WriteString(serverKeys + "\n")
 	b.WriteString("[passive]\nports = \"{{ports}}\"\n[metrics]\nlisten = \"127.0.0.1:0\"\n")
 	b.WriteString(rest + "\n")
 	for _, u := range users {
@@ -54,31 +67,7 @@ func startProt(t testing.TB, serverKeys, rest string, users ...string) *serverte
 	for i, u := range users {
 		dirs[i], _, _ = strings.Cut(u, "|")
 	}
-	in := servertest.Start(t, protConfig(serverKeys, rest, users...), dirs...)
-	t.Cleanup(func() { settle(in) })
-	return in
-}
-
-// settle waits (up to 5 s) until the server has no control connection and no
-// logged-in session left, so that the clients' QUITs and closes are handled
-// before a Shutdown closes the remaining sessions: ftpserverlib's own
-// disconnect and ClientContext.Close, called from Shutdown, race on one field.
-// A logged-in session leaves the gauge wharf_sessions after wharf's session
-// table; a session that did not log in leaves it before its connection
-// closes (unless it sent QUIT, which these tests do not do before login).
-func settle(in *servertest.Instance) {
-	cl := http.Client{Timeout: time.Second}
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		resp, err := cl.Get("http://" + in.Metrics + "/metrics")
-		if err != nil {
-			return // stopped already
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if bytes.Contains(body, []byte("\n"+mConnections+" 0\n")) && bytes.Contains(body, []byte("\n"+mSessions+" 0\n")) {
-			return
-		}
-	}
+	return servertest.Start(t, protConfig(serverKeys, rest, users...), dirs...)
 }
 
 // protMetrics returns every series of the instance's /metrics, by its name and
@@ -128,7 +117,7 @@ func protMetric(t testing.TB, in *servertest.Instance, series string) float64 {
 	return v
 }
 
-func wantMetric(t testing.TB, in *servertest.Instance, series string, want float64) {
+func protWantMetric(t testing.TB, in *servertest.Instance, series string, want float64) {
 	t.Helper()
 	if got := protMetric(t, in, series); got != want {
 		t.Errorf("%s = %v, want %v", series, got, want)
@@ -136,21 +125,20 @@ func wantMetric(t testing.TB, in *servertest.Instance, series string, want float
 }
 
 const (
-	mConnAccepted = `wharf_connections_total{result="accepted"}`
-	mConnFilter   = `wharf_connections_total{result="refused_ipfilter"}`
-	mConnBanned   = `wharf_connections_total{result="refused_banned"}`
-	mConnLimit    = `wharf_connections_total{result="refused_limit"}`
-	mConnections  = `wharf_connections`
-	mSessions     = `wharf_sessions`
-	mBans         = `wharf_bans`
-	mBansTotal    = `wharf_bans_total`
-	mLoginsFailed = `wharf_logins_total{result="failure"}`
-	mLoginsOK     = `wharf_logins_total{result="success"}`
+	pmConnAccepted = `wharf_connections_total{result="accepted"}`
+	pmConnFilter   = `wharf_connections_total{result="refused_ipfilter"}`
+	pmConnBanned   = `wharf_connections_total{result="refused_banned"}`
+	pmConnLimit    = `wharf_connections_total{result="refused_limit"}`
+	pmConnections  = `wharf_connections`
+	pmBans         = `wharf_bans`
+	pmBansTotal    = `wharf_bans_total`
+	pmLoginsFailed = `wharf_logins_total{result="failure"}`
+	pmLoginsOK     = `wharf_logins_total{result="success"}`
 )
 
-// greet connects from the address from and returns the connection and its
+// protGreet connects from the address from and returns the connection and its
 // first reply.
-func greet(t testing.TB, from, addr string) (*rawConn, int, string) {
+func protGreet(t testing.TB, from, addr string) (*rawConn, int, string) {
 	t.Helper()
 	c, err := dialRawFrom(t, from, addr)
 	if err != nil {
@@ -160,11 +148,11 @@ func greet(t testing.TB, from, addr string) (*rawConn, int, string) {
 	return c, code, msg
 }
 
-// wantRefused connects from the address from and expects a 421 whose text
+// protWantRefused connects from the address from and expects a 421 whose text
 // contains want, then the server closing the connection.
-func wantRefused(t testing.TB, from, addr, want string) {
+func protWantRefused(t testing.TB, from, addr, want string) {
 	t.Helper()
-	c, code, msg := greet(t, from, addr)
+	c, code, msg := protGreet(t, from, addr)
 	if code != 421 || !strings.Contains(msg, want) {
 		t.Fatalf("connection from %s: got %q, want 421 containing %q", from, msg, want)
 	}
@@ -173,29 +161,29 @@ func wantRefused(t testing.TB, from, addr, want string) {
 	}
 }
 
-// wantGreeting connects from the address from and expects the 220 banner.
-func wantGreeting(t testing.TB, from, addr string) *rawConn {
+// protWantGreeting connects from the address from and expects the 220 banner.
+func protWantGreeting(t testing.TB, from, addr string) *rawConn {
 	t.Helper()
-	c, code, msg := greet(t, from, addr)
+	c, code, msg := protGreet(t, from, addr)
 	if code != 220 {
 		t.Fatalf("connection from %s: got %q, want 220", from, msg)
 	}
 	return c
 }
 
-// attempt makes one login attempt from the address from on a new connection
+// protAttempt makes one login attempt from the address from on a new connection
 // and returns the USER and PASS replies.
-func attempt(t testing.TB, from, addr, user, password string) (userCode, passCode int, passMsg string) {
+func protAttempt(t testing.TB, from, addr, user, password string) (userCode, passCode int, passMsg string) {
 	t.Helper()
-	c := wantGreeting(t, from, addr)
+	c := protWantGreeting(t, from, addr)
 	userCode, _ = c.cmd("USER " + user)
 	passCode, passMsg = c.cmd("PASS " + password)
 	c.conn.Close()
 	return userCode, passCode, passMsg
 }
 
-// logLine returns the first log line containing every one of parts, or "".
-func logLine(in *servertest.Instance, parts ...string) string {
+// protLogLine returns the first log line containing every one of parts, or "".
+func protLogLine(in *servertest.Instance, parts ...string) string {
 next:
 	for _, line := range strings.Split(in.Logs.String(), "\n") {
 		for _, p := range parts {
@@ -208,21 +196,21 @@ next:
 	return ""
 }
 
-func wantLog(t testing.TB, in *servertest.Instance, parts ...string) {
+func protWantLog(t testing.TB, in *servertest.Instance, parts ...string) {
 	t.Helper()
-	if logLine(in, parts...) == "" {
+	if protLogLine(in, parts...) == "" {
 		t.Errorf("no log line with %q", parts)
 	}
 }
 
-// dialerFrom is a jlaffaye/ftp option dialing control and data connections
+// protDialerFrom is a jlaffaye/ftp option dialing control and data connections
 // from the address from.
-func dialerFrom(from string) ftp.DialOption {
+func protDialerFrom(from string) ftp.DialOption {
 	return ftp.DialWithDialer(net.Dialer{Timeout: 10 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}})
 }
 
-// sparseFile creates a file of size bytes (zeros, without writing them).
-func sparseFile(t testing.TB, path string, size int64) {
+// protSparseFile creates a file of size bytes (zeros, without writing them).
+func protSparseFile(t testing.TB, path string, size int64) {
 	t.Helper()
 	f, err := os.Create(path)
 	if err != nil {
@@ -236,8 +224,8 @@ func sparseFile(t testing.TB, path string, size int64) {
 	}
 }
 
-// download retrieves name completely and returns its size and duration.
-func download(c *ftp.ServerConn, name string) (int64, time.Duration, error) {
+// protDownload retrieves name completely and returns its size and duration.
+func protDownload(c *ftp.ServerConn, name string) (int64, time.Duration, error) {
 	start := time.Now()
 	r, err := c.Retr(name)
 	if err != nil {
@@ -250,8 +238,8 @@ func download(c *ftp.ServerConn, name string) (int64, time.Duration, error) {
 	return n, time.Since(start), err
 }
 
-// wantRate checks that n bytes in d is rate bytes/s within ±25%.
-func wantRate(t testing.TB, what string, n int64, d time.Duration, rate float64) {
+// protWantRate checks that n bytes in d is rate bytes/s within ±25%.
+func protWantRate(t testing.TB, what string, n int64, d time.Duration, rate float64) {
 	t.Helper()
 	got := float64(n) / d.Seconds()
 	t.Logf("%s: %d bytes in %v = %.0f B/s (cap %.0f B/s)", what, n, d.Round(time.Millisecond), got, rate)
@@ -269,37 +257,117 @@ func TestProtectionServerIPFilter(t *testing.T) {
 		filter          string
 		refused, passes string
 	}{
-		{"deny single address", `deny = ["127.0.0.2"]`, hostB, hostA},
-		{"deny CIDR", `deny = ["127.0.0.0/31"]`, hostA, hostB},
-		{"deny IPv4-mapped", `deny = ["::ffff:127.0.0.2"]`, hostB, hostA},
-		{"allow only", `allow = ["127.0.0.1/32"]`, hostB, hostA},
-		{"allow beats deny", `allow = ["127.0.0.2"]` + "\n" + `deny = ["127.0.0.0/8"]`, hostA, hostB},
+		{"deny single address", `deny = ["127.0.0.2"]`, protHostB, protHostA},
+		{"deny CIDR", `deny = ["127.0.0.0/31"]`, protHostA, protHostB},
+		{"deny IPv4-mapped", `deny = ["::ffff:127.0.0.2"]`, protHostB, protHostA},
+		{"allow only", `allow = ["127.0.0.1/32"]`, protHostB, protHostA},
+		{"allow beats deny", `allow = ["127.0.0.2"]` + "\n" + `deny = ["127.0.0.0/8"]`, protHostA, protHostB},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			in := startProt(t, "", "[ipfilter]\n"+tc.filter)
-			wantRefused(t, tc.refused, in.Addr, "not allowed")
-			wantGreeting(t, tc.passes, in.Addr)
-			wantMetric(t, in, mConnFilter, 1)
-			wantMetric(t, in, mConnAccepted, 1)
-			wantLog(t, in, "connection refused", "remote="+tc.refused, "refused_ipfilter")
+			protWantRefused(t, tc.refused, in.Addr, "not allowed")
+			protWantGreeting(t, tc.passes, in.Addr)
+			protWantMetric(t, in, pmConnFilter, 1)
+			protWantMetric(t, in, pmConnAccepted, 1)
+			protWantLog(t, in, "connection refused", "remote="+tc.refused, "refused_ipfilter")
 		})
 	}
+
+	t.Run("IPv6", func(t *testing.T) {
+		if l, err := net.Listen("tcp", "[::1]:0"); err != nil {
+			t.Skipf("no IPv6 loopback: %v", err)
+		} else {
+			l.Close()
+		}
+		in := startProt(t, `listen = ["127.0.0.1:0", "[::1]:0"]`, "[ipfilter]\ndeny = [\"::1/128\"]")
+		protWantRefused(t, "::1", in.Srv.ControlAddrs()[1], "not allowed")
+		protWantGreeting(t, protHostA, in.Addr)
+		protWantMetric(t, in, pmConnFilter, 1)
+		protWantLog(t, in, "connection refused", "remote=::1", "refused_ipfilter")
+	})
 
 	t.Run("reload", func(t *testing.T) {
 		cfg := protConfig("", "[ipfilter]\ndeny = [\"127.0.0.2\"]")
 		in := servertest.Start(t, cfg)
-		wantRefused(t, hostB, in.Addr, "not allowed")
+		protWantRefused(t, protHostB, in.Addr, "not allowed")
 		if err := in.Rewrite(t, protConfig("", "")); err != nil {
 			t.Fatal(err)
 		}
-		wantGreeting(t, hostB, in.Addr)
+		protWantGreeting(t, protHostB, in.Addr)
 		if err := in.Rewrite(t, protConfig("", "[ipfilter]\nallow = [\"127.0.0.2\"]")); err != nil {
 			t.Fatal(err)
 		}
-		wantRefused(t, hostA, in.Addr, "not allowed")
-		wantMetric(t, in, mConnFilter, 2)
+		protWantRefused(t, protHostA, in.Addr, "not allowed")
+		protWantMetric(t, in, pmConnFilter, 2)
 	})
+}
+
+// protSelfSigned writes a self-signed certificate for 127.0.0.1 and its key
+// into dir.
+func protSelfSigned(t testing.TB, dir string) (certFile, keyFile string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "wharf test"},
+		IPAddresses:  []net.IP{net.ParseIP(protHostA)},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	writeFile(t, certFile, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})))
+	writeFile(t, keyFile, string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder})))
+	return certFile, keyFile
+}
+
+// An implicit FTPS listener refuses inside TLS: the client reads the 421.
+func TestProtectionImplicitTLSRefusal(t *testing.T) {
+	t.Parallel()
+	cert, key := protSelfSigned(t, t.TempDir())
+	in := startProt(t, "", fmt.Sprintf(`
+[tls]
+certificate = %q
+key = %q
+implicit_listen = ["127.0.0.1:0"]
+[ipfilter]
+deny = ["127.0.0.2"]
+`, cert, key))
+	first := func(from string) string {
+		t.Helper()
+		d := &net.Dialer{Timeout: 5 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}
+		c, err := tls.DialWithDialer(d, "tcp", in.Implicit, &tls.Config{InsecureSkipVerify: true})
+		if err != nil {
+			t.Fatalf("TLS from %s: %v", from, err)
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		line, err := bufio.NewReader(c).ReadString('\n')
+		if err != nil {
+			t.Fatalf("TLS from %s: %q, %v", from, line, err)
+		}
+		return line
+	}
+	if line := first(protHostB); !strings.HasPrefix(line, "421 ") || !strings.Contains(line, "not allowed") {
+		t.Errorf("refused implicit FTPS client got %q", line)
+	}
+	if line := first(protHostA); !strings.HasPrefix(line, "220") {
+		t.Errorf("implicit FTPS client got %q", line)
+	}
+	protWantMetric(t, in, pmConnFilter, 1)
 }
 
 func TestProtectionUserIPFilter(t *testing.T) {
@@ -314,22 +382,22 @@ ipfilter = { allow = ["127.0.0.1"] }
 		"dave")
 	in := servertest.Start(t, cfg, "alice", "bob", "carol", "dave")
 
-	_, _, bad := attempt(t, hostB, in.Addr, "dave", "wrong password")
+	_, _, bad := protAttempt(t, protHostB, in.Addr, "dave", "wrong password")
 	tests := []struct {
 		user, from string
 		want       int
 	}{
-		{"alice", hostB, 530},
-		{"alice", hostA, 230},
-		{"bob", hostB, 530},
-		{"bob", hostA, 230},
-		{"carol", hostB, 530},
-		{"carol", hostA, 230},
-		{"dave", hostB, 230},
+		{"alice", protHostB, 530},
+		{"alice", protHostA, 230},
+		{"bob", protHostB, 530},
+		{"bob", protHostA, 230},
+		{"carol", protHostB, 530},
+		{"carol", protHostA, 230},
+		{"dave", protHostB, 230},
 	}
 	failures := 1.0
 	for _, tc := range tests {
-		uc, pc, msg := attempt(t, tc.from, in.Addr, tc.user, pass)
+		uc, pc, msg := protAttempt(t, tc.from, in.Addr, tc.user, pass)
 		if uc != 331 || pc != tc.want {
 			t.Errorf("%s from %s: USER %d, PASS %d %q; want 331, %d", tc.user, tc.from, uc, pc, msg, tc.want)
 		}
@@ -340,72 +408,79 @@ ipfilter = { allow = ["127.0.0.1"] }
 			}
 		}
 	}
-	wantMetric(t, in, mLoginsFailed, failures)
-	wantMetric(t, in, `wharf_login_failures_total{reason="address not allowed for user"}`, 3)
-	wantLog(t, in, "login failed", "remote=127.0.0.2", "user=bob", "address not allowed for user")
+	protWantMetric(t, in, pmLoginsFailed, failures)
+	protWantMetric(t, in, `wharf_login_failures_total{reason="address not allowed for user"}`, 3)
+	protWantLog(t, in, "login failed", "remote=127.0.0.2", "user=bob", "address not allowed for user")
 }
 
 // --- autoban ---
 
-const banKeys = "[autoban]\nenabled = true\nexempt = []\nwindow = \"1m\"\n"
+const protBanKeys = "[autoban]\nenabled = true\nexempt = []\nwindow = \"1m\"\n"
 
 func TestProtectionAutoban(t *testing.T) {
 	t.Parallel()
-	in := startProt(t, "", banKeys+"failures = 3\nban = \"1h\"", "alice")
+	in := startProt(t, "", protBanKeys+"failures = 3\nban = \"1h\"", "alice")
 
 	// Two failures: a bad password, an unknown user. Not banned yet.
-	uc1, pc1, msg1 := attempt(t, hostB, in.Addr, "alice", "wrong")
-	uc2, pc2, msg2 := attempt(t, hostB, in.Addr, "nobody", "wrong")
+	uc1, pc1, msg1 := protAttempt(t, protHostB, in.Addr, "alice", "wrong")
+	uc2, pc2, msg2 := protAttempt(t, protHostB, in.Addr, "nobody", "wrong")
 	if uc1 != 331 || uc2 != 331 || pc1 != 530 || pc2 != 530 {
 		t.Fatalf("bad password: %d %d %q; unknown user: %d %d %q", uc1, pc1, msg1, uc2, pc2, msg2)
 	}
 	if msg1 != msg2 {
 		t.Errorf("an unknown user is told apart from a bad password: %q vs %q", msg2, msg1)
 	}
-	wantMetric(t, in, mBansTotal, 0)
+	protWantMetric(t, in, pmBansTotal, 0)
 
 	// The third (another unknown name) bans 127.0.0.2 ...
-	if _, pc, msg := attempt(t, hostB, in.Addr, "ghost", "x"); pc != 530 || msg != msg1 {
+	if _, pc, msg := protAttempt(t, protHostB, in.Addr, "ghost", "x"); pc != 530 || msg != msg1 {
 		t.Fatalf("third failure: %d %q", pc, msg)
 	}
-	wantRefused(t, hostB, in.Addr, "banned")
-	wantRefused(t, hostB, in.Addr, "banned")
+	protWantRefused(t, protHostB, in.Addr, "banned")
+	protWantRefused(t, protHostB, in.Addr, "banned")
 	// ... and nobody else.
 	c := login(t, in.Addr, "alice", pass)
 	if _, err := c.CurrentDir(); err != nil {
 		t.Fatal(err)
 	}
 
-	wantMetric(t, in, mBans, 1)
-	wantMetric(t, in, mBansTotal, 1)
-	wantMetric(t, in, mConnBanned, 2)
-	wantMetric(t, in, mLoginsFailed, 3)
-	wantLog(t, in, "address banned", "remote=127.0.0.2")
-	wantLog(t, in, "connection refused", "remote=127.0.0.2", "refused_banned")
+	protWantMetric(t, in, pmBans, 1)
+	protWantMetric(t, in, pmBansTotal, 1)
+	protWantMetric(t, in, pmConnBanned, 2)
+	protWantMetric(t, in, pmLoginsFailed, 3)
+	protWantLog(t, in, "address banned", "remote=127.0.0.2")
+	protWantLog(t, in, "connection refused", "remote=127.0.0.2", "refused_banned")
+
+	// A reload that makes the address exempt lifts its ban.
+	if err := in.Rewrite(t, protConfig("", strings.Replace(protBanKeys, "exempt = []", `exempt = ["127.0.0.2"]`, 1)+"failures = 3\nban = \"1h\"", "alice")); err != nil {
+		t.Fatal(err)
+	}
+	protWantGreeting(t, protHostB, in.Addr).login("alice", pass)
+	protWantMetric(t, in, pmBans, 0)
 }
 
 func TestProtectionAutobanExpires(t *testing.T) {
 	t.Parallel()
-	in := startProt(t, "", banKeys+"failures = 1\nban = \"1s\"", "alice")
+	in := startProt(t, "", protBanKeys+"failures = 1\nban = \"1s\"", "alice")
 	start := time.Now()
-	if _, pc, _ := attempt(t, hostB, in.Addr, "alice", "wrong"); pc != 530 {
+	if _, pc, _ := protAttempt(t, protHostB, in.Addr, "alice", "wrong"); pc != 530 {
 		t.Fatalf("PASS: %d", pc)
 	}
-	wantMetric(t, in, mBansTotal, 1)
+	protWantMetric(t, in, pmBansTotal, 1)
 	if time.Since(start) < 800*time.Millisecond { // else the ban may be over already
-		wantRefused(t, hostB, in.Addr, "banned")
+		protWantRefused(t, protHostB, in.Addr, "banned")
 	}
 	var c *rawConn
 	servertest.WaitFor(t, 10*time.Second, "the ban to expire", func() bool {
 		var code int
-		c, code, _ = greet(t, hostB, in.Addr)
+		c, code, _ = protGreet(t, protHostB, in.Addr)
 		return code == 220
 	})
 	if d := time.Since(start); d < time.Second {
 		t.Errorf("ban of 1s lifted after %v", d)
 	}
 	c.login("alice", pass)
-	wantMetric(t, in, mBans, 0)
+	protWantMetric(t, in, pmBans, 0)
 }
 
 func TestProtectionAutobanExempt(t *testing.T) {
@@ -418,68 +493,62 @@ ban = "1h"
 exempt = ["127.0.0.2/32"]
 `, "alice")
 	for i := range 5 {
-		if _, pc, _ := attempt(t, hostB, in.Addr, "alice", "wrong"); pc != 530 {
+		if _, pc, _ := protAttempt(t, protHostB, in.Addr, "alice", "wrong"); pc != 530 {
 			t.Fatalf("attempt %d: PASS %d", i+1, pc)
 		}
 	}
-	wantGreeting(t, hostB, in.Addr).login("alice", pass)
-	wantMetric(t, in, mBansTotal, 0)
+	protWantGreeting(t, protHostB, in.Addr).login("alice", pass)
+	protWantMetric(t, in, pmBansTotal, 0)
 
 	// The same policy bans an address that is not exempt.
 	for range 2 {
-		attempt(t, hostA, in.Addr, "alice", "wrong")
+		protAttempt(t, protHostA, in.Addr, "alice", "wrong")
 	}
-	wantRefused(t, hostA, in.Addr, "banned")
-	wantMetric(t, in, mBansTotal, 1)
-	wantMetric(t, in, mLoginsFailed, 7)
+	protWantRefused(t, protHostA, in.Addr, "banned")
+	protWantMetric(t, in, pmBansTotal, 1)
+	protWantMetric(t, in, pmLoginsFailed, 7)
 }
 
 func TestProtectionAutobanIdleBeforeLogin(t *testing.T) {
 	t.Parallel()
-	in := startProt(t, `idle_timeout = "1s"`, banKeys+"failures = 1\nban = \"1h\"", "alice")
+	in := startProt(t, `idle_timeout = "1s"`, protBanKeys+"failures = 1\nban = \"1h\"", "alice")
 
 	// Both idle: 127.0.0.1 after logging in, 127.0.0.2 without.
-	a := wantGreeting(t, hostA, in.Addr)
+	a := protWantGreeting(t, protHostA, in.Addr)
 	a.login("alice", pass)
-	b := wantGreeting(t, hostB, in.Addr)
+	b := protWantGreeting(t, protHostB, in.Addr)
 	for _, c := range []*rawConn{a, b} {
 		if code, msg := c.read(); code != 421 || !strings.Contains(msg, "timeout") {
 			t.Fatalf("idle connection: %q, want a 421 timeout", msg)
 		}
 	}
 	servertest.WaitFor(t, 10*time.Second, "both sessions to end", func() bool {
-		return protMetric(t, in, mConnections) == 0
+		return protMetric(t, in, pmConnections) == 0
 	})
-	wantRefused(t, hostB, in.Addr, "banned")
-	wantGreeting(t, hostA, in.Addr)
-	wantMetric(t, in, mBansTotal, 1)
-	wantLog(t, in, "idle timeout before login", "remote=127.0.0.2")
+	protWantRefused(t, protHostB, in.Addr, "banned")
+	protWantGreeting(t, protHostA, in.Addr)
+	protWantMetric(t, in, pmBansTotal, 1)
+	protWantLog(t, in, "idle timeout before login", "remote=127.0.0.2")
 }
 
 func TestProtectionAutobanStateFile(t *testing.T) {
 	t.Parallel()
-	cfg := protConfig("", banKeys+"failures = 1\nban = \"1h\"\nstate_file = \"{{dir}}/bans.json\"", "alice")
+	cfg := protConfig("", protBanKeys+"failures = 1\nban = \"1h\"\nstate_file = \"{{dir}}/bans.json\"", "alice")
 	in := servertest.Start(t, cfg, "alice")
-	attempt(t, hostB, in.Addr, "alice", "wrong")
-	wantRefused(t, hostB, in.Addr, "banned")
-	settle(in)
+	protAttempt(t, protHostB, in.Addr, "alice", "wrong")
+	protWantRefused(t, protHostB, in.Addr, "banned")
 	in.Stop()
 	state := filepath.Join(in.Dir, "bans.json")
 	if b, err := os.ReadFile(state); err != nil || !strings.Contains(string(b), "127.0.0.2") {
 		t.Fatalf("state file: %q, %v", b, err)
 	}
-	restart := func() *servertest.Instance {
-		in := servertest.StartFile(t, in.ConfigPath, in.Dir)
-		t.Cleanup(func() { settle(in) })
-		return in
-	}
+	restart := func() *servertest.Instance { return servertest.StartFile(t, in.ConfigPath, in.Dir) }
 
 	// A new server from the same file keeps the ban.
 	in2 := restart()
-	wantRefused(t, hostB, in2.Addr, "banned")
-	wantGreeting(t, hostA, in2.Addr).conn.Close()
-	wantMetric(t, in2, mBans, 1)
-	settle(in2)
+	protWantRefused(t, protHostB, in2.Addr, "banned")
+	protWantGreeting(t, protHostA, in2.Addr).conn.Close()
+	protWantMetric(t, in2, pmBans, 1)
 	in2.Stop()
 
 	// A bad state file is logged and ignored.
@@ -487,9 +556,9 @@ func TestProtectionAutobanStateFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	in3 := restart()
-	wantGreeting(t, hostB, in3.Addr).login("alice", pass)
-	wantMetric(t, in3, mBans, 0)
-	wantLog(t, in3, "autoban state file ignored")
+	protWantGreeting(t, protHostB, in3.Addr).login("alice", pass)
+	protWantMetric(t, in3, pmBans, 0)
+	protWantLog(t, in3, "autoban state file ignored")
 }
 
 // --- connection and session limits ---
@@ -498,47 +567,47 @@ func TestProtectionConnectionLimits(t *testing.T) {
 	t.Parallel()
 	t.Run("max_connections_per_ip", func(t *testing.T) {
 		in := startProt(t, "max_connections_per_ip = 2", "")
-		a1 := wantGreeting(t, hostA, in.Addr)
-		wantGreeting(t, hostA, in.Addr)
-		wantRefused(t, hostA, in.Addr, "max_connections_per_ip")
-		wantGreeting(t, hostB, in.Addr) // another address has its own count
-		wantMetric(t, in, mConnLimit, 1)
-		wantLog(t, in, "connection refused", "remote=127.0.0.1", "refused_limit")
+		a1 := protWantGreeting(t, protHostA, in.Addr)
+		protWantGreeting(t, protHostA, in.Addr)
+		protWantRefused(t, protHostA, in.Addr, "max_connections_per_ip")
+		protWantGreeting(t, protHostB, in.Addr) // another address has its own count
+		protWantMetric(t, in, pmConnLimit, 1)
+		protWantLog(t, in, "connection refused", "remote=127.0.0.1", "refused_limit")
 
 		a1.conn.Close()
 		servertest.WaitFor(t, 10*time.Second, "a slot to be freed", func() bool {
-			_, code, _ := greet(t, hostA, in.Addr)
+			_, code, _ := protGreet(t, protHostA, in.Addr)
 			return code == 220
 		})
 	})
 	t.Run("max_connections", func(t *testing.T) {
 		in := startProt(t, "max_connections = 2", "")
-		a1 := wantGreeting(t, hostA, in.Addr)
-		wantGreeting(t, hostA, in.Addr)
-		wantRefused(t, hostB, in.Addr, "max_connections")
-		wantMetric(t, in, mConnLimit, 1)
-		wantMetric(t, in, mConnections, 2)
+		a1 := protWantGreeting(t, protHostA, in.Addr)
+		protWantGreeting(t, protHostA, in.Addr)
+		protWantRefused(t, protHostB, in.Addr, "max_connections")
+		protWantMetric(t, in, pmConnLimit, 1)
+		protWantMetric(t, in, pmConnections, 2)
 
 		a1.conn.Close()
 		servertest.WaitFor(t, 10*time.Second, "a slot to be freed", func() bool {
-			_, code, _ := greet(t, hostB, in.Addr)
+			_, code, _ := protGreet(t, protHostB, in.Addr)
 			return code == 220
 		})
 	})
 	t.Run("max_sessions", func(t *testing.T) {
 		in := startProt(t, "", "", "alice|max_sessions = 1", "bob")
-		first := wantGreeting(t, hostA, in.Addr)
+		first := protWantGreeting(t, protHostA, in.Addr)
 		first.login("alice", pass)
-		if _, pc, msg := attempt(t, hostB, in.Addr, "alice", pass); pc != 530 || !strings.Contains(msg, "max_sessions") {
+		if _, pc, msg := protAttempt(t, protHostB, in.Addr, "alice", pass); pc != 530 || !strings.Contains(msg, "max_sessions") {
 			t.Fatalf("second session: %d %q, want 530 naming max_sessions", pc, msg)
 		}
-		wantGreeting(t, hostB, in.Addr).login("bob", pass) // other users are not limited
-		wantMetric(t, in, mLoginsFailed, 1)
-		wantLog(t, in, "login refused", "user=alice", "max_sessions")
+		protWantGreeting(t, protHostB, in.Addr).login("bob", pass) // other users are not limited
+		protWantMetric(t, in, pmLoginsFailed, 1)
+		protWantLog(t, in, "login refused", "user=alice", "max_sessions")
 
 		first.expect("QUIT", 221)
 		servertest.WaitFor(t, 10*time.Second, "the session to be released", func() bool {
-			_, pc, _ := attempt(t, hostB, in.Addr, "alice", pass)
+			_, pc, _ := protAttempt(t, protHostB, in.Addr, "alice", pass)
 			return pc == 230
 		})
 	})
@@ -550,13 +619,13 @@ func TestProtectionUserDownloadLimit(t *testing.T) {
 	t.Parallel()
 	// The server's cap is higher: the user's, the lowest, applies.
 	in := startProt(t, "", "[limits]\ndownload = \"4MB/s\"", `alice|limits = { download = "1MB/s" }`)
-	sparseFile(t, filepath.Join(in.Dir, "alice/big"), 4_100_000)
+	protSparseFile(t, filepath.Join(in.Dir, "alice/big"), 4_100_000)
 	c := login(t, in.Addr, "alice", pass)
-	n, d, err := download(c, "big")
+	n, d, err := protDownload(c, "big")
 	if err != nil || n != 4_100_000 {
 		t.Fatalf("RETR: %d bytes, %v", n, err)
 	}
-	wantRate(t, "download", n, d, 1e6)
+	protWantRate(t, "download", n, d, 1e6)
 }
 
 func TestProtectionServerUploadLimit(t *testing.T) {
@@ -568,7 +637,7 @@ func TestProtectionServerUploadLimit(t *testing.T) {
 	if err := c.Stor("up", bytes.NewReader(make([]byte, size))); err != nil {
 		t.Fatal(err)
 	}
-	wantRate(t, "upload", size, time.Since(start), 1e6)
+	protWantRate(t, "upload", size, time.Since(start), 1e6)
 	if fi, err := os.Stat(filepath.Join(in.Dir, "alice/up")); err != nil || fi.Size() != size {
 		t.Fatalf("uploaded file: %v", err)
 	}
@@ -578,8 +647,8 @@ func TestProtectionUserLimitShared(t *testing.T) {
 	t.Parallel()
 	in := startProt(t, "", "", `alice|limits = { download = "1MB/s" }`)
 	const size = 1_550_000
-	sparseFile(t, filepath.Join(in.Dir, "alice/one"), size)
-	sparseFile(t, filepath.Join(in.Dir, "alice/two"), size)
+	protSparseFile(t, filepath.Join(in.Dir, "alice/one"), size)
+	protSparseFile(t, filepath.Join(in.Dir, "alice/two"), size)
 	conns := []*ftp.ServerConn{login(t, in.Addr, "alice", pass), login(t, in.Addr, "alice", pass)}
 	var wg sync.WaitGroup
 	errs := make([]error, len(conns))
@@ -588,7 +657,7 @@ func TestProtectionUserLimitShared(t *testing.T) {
 	for i, c := range conns {
 		wg.Go(func() {
 			var n int64
-			n, durs[i], errs[i] = download(c, []string{"one", "two"}[i])
+			n, durs[i], errs[i] = protDownload(c, []string{"one", "two"}[i])
 			if errs[i] == nil && n != size {
 				errs[i] = fmt.Errorf("got %d bytes", n)
 			}
@@ -600,7 +669,7 @@ func TestProtectionUserLimitShared(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("sessions took %v and %v", durs[0].Round(time.Millisecond), durs[1].Round(time.Millisecond))
-	wantRate(t, "two sessions together", 2*size, total, 1e6)
+	protWantRate(t, "two sessions together", 2*size, total, 1e6)
 }
 
 func TestProtectionLimitReload(t *testing.T) {
@@ -610,7 +679,7 @@ func TestProtectionLimitReload(t *testing.T) {
 	}
 	in := startProt(t, "", "", `alice|limits = { download = "500KB/s" }`)
 	const size = 4_000_000
-	sparseFile(t, filepath.Join(in.Dir, "alice/big"), size)
+	protSparseFile(t, filepath.Join(in.Dir, "alice/big"), size)
 	c := login(t, in.Addr, "alice", pass)
 	r, err := c.Retr("big")
 	if err != nil {
@@ -631,7 +700,7 @@ func TestProtectionLimitReload(t *testing.T) {
 	if err := in.Rewrite(t, limited("2MB/s")); err != nil {
 		t.Fatal(err)
 	}
-	wantRate(t, "after raising the cap", 2_000_000, step(2_000_000), 2e6)
+	protWantRate(t, "after raising the cap", 2_000_000, step(2_000_000), 2e6)
 
 	// Lowered while running. What the old rate let through already (one
 	// chunk of at most a tenth of a second at 2 MB/s, and the socket buffers)
@@ -640,7 +709,7 @@ func TestProtectionLimitReload(t *testing.T) {
 		t.Fatal(err)
 	}
 	step(300_000)
-	wantRate(t, "after lowering the cap", 500_000, step(500_000), 5e5)
+	protWantRate(t, "after lowering the cap", 500_000, step(500_000), 5e5)
 
 	// Removed while running: the rest comes at once.
 	if err := in.Rewrite(t, limited("0")); err != nil {
@@ -656,11 +725,11 @@ func TestProtectionLimitReload(t *testing.T) {
 func TestProtectionUnlimitedIsFast(t *testing.T) {
 	in := startProt(t, "", "[limits]\ndownload = \"0\"\nupload = \"0\"", "alice")
 	const size = 64 << 20
-	sparseFile(t, filepath.Join(in.Dir, "alice/big"), size)
+	protSparseFile(t, filepath.Join(in.Dir, "alice/big"), size)
 	c := login(t, in.Addr, "alice", pass)
 	// Far above any cap used in these tests (4 MB/s), even under -race.
 	const floor = 40e6
-	n, d, err := download(c, "big")
+	n, d, err := protDownload(c, "big")
 	if err != nil || n != size {
 		t.Fatalf("RETR: %d bytes, %v", n, err)
 	}
@@ -682,7 +751,7 @@ func TestProtectionUnlimitedIsFast(t *testing.T) {
 func TestProtectionFlood(t *testing.T) {
 	in := startProt(t, "max_connections_per_ip = 8", "", "alice")
 	// A first login fills the verifier's cache, as for a client that comes back.
-	login(t, in.Addr, "alice", pass, dialerFrom(hostB)).Quit()
+	login(t, in.Addr, "alice", pass, protDialerFrom(protHostB)).Quit()
 
 	runtime.GC()
 	var before runtime.MemStats
@@ -692,7 +761,7 @@ func TestProtectionFlood(t *testing.T) {
 	// The attacker holds its 8 connections ...
 	var held []*rawConn
 	for range 8 {
-		held = append(held, wantGreeting(t, hostA, in.Addr))
+		held = append(held, protWantGreeting(t, protHostA, in.Addr))
 	}
 	// ... and 20 workers make 2,000 more attempts.
 	const attempts, workers = 2000, 20
@@ -703,7 +772,7 @@ func TestProtectionFlood(t *testing.T) {
 	deadline := time.Now().Add(30 * time.Second)
 	for range workers {
 		wg.Go(func() {
-			d := net.Dialer{Timeout: 5 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(hostA)}}
+			d := net.Dialer{Timeout: 5 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(protHostA)}}
 			for next.Add(1) <= attempts && time.Now().Before(deadline) {
 				c, err := d.Dial("tcp", in.Addr)
 				if err != nil {
@@ -728,7 +797,7 @@ func TestProtectionFlood(t *testing.T) {
 	// A second client logs in during the flood, within a second.
 	servertest.WaitFor(t, 20*time.Second, "the flood to start", func() bool { return next.Load() >= 200 })
 	start := time.Now()
-	c, err := ftp.Dial(in.Addr, dialerFrom(hostB))
+	c, err := ftp.Dial(in.Addr, protDialerFrom(protHostB))
 	if err == nil {
 		err = c.Login("alice", pass)
 	}
@@ -756,8 +825,8 @@ func TestProtectionFlood(t *testing.T) {
 	if refused.Load() < attempts*9/10 {
 		t.Errorf("only %d of %d flood connections got a 421", refused.Load(), attempts)
 	}
-	if got := protMetric(t, in, mConnLimit); got < float64(refused.Load()) {
-		t.Errorf("%s = %v, want at least %d", mConnLimit, got, refused.Load())
+	if got := protMetric(t, in, pmConnLimit); got < float64(refused.Load()) {
+		t.Errorf("%s = %v, want at least %d", pmConnLimit, got, refused.Load())
 	}
 
 	// Memory and goroutines come back once the attacker leaves.

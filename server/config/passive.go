@@ -35,9 +35,8 @@ func (c *checker) passive(t *table, p *Passive) {
 		}
 	}
 	if t.str("external_address_url", &p.ExternalAddressURL) && p.ExternalAddressURL != "" {
-		u, err := url.Parse(p.ExternalAddressURL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			c.keyErrorf(t.loc("external_address_url"), "%q is not an http or https URL", p.ExternalAddressURL)
+		if passive.CheckExternalURL(p.ExternalAddressURL) != nil {
+			c.keyErrorf(t.loc("external_address_url"), "%q is not an http or https URL", redactURL(p.ExternalAddressURL))
 		}
 		if p.ExternalAddress != "" {
 			c.keyErrorf(t.loc("external_address_url"), "set external_address or external_address_url, not both")
@@ -100,4 +99,20 @@ func checkExternalAddress(s string) string {
 		return quote(s) + " is neither an IPv4 address nor a DNS name"
 	}
 	return ""
+}
+
+// redactURL returns s with the password of its user info, if any, replaced:
+// configuration errors are printed and logged.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		if strings.Contains(s, "@") {
+			return "(an unparsable URL with user info)"
+		}
+		return s
+	}
+	if _, has := u.User.Password(); !has {
+		return s
+	}
+	return u.Redacted()
 }

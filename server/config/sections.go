@@ -128,7 +128,9 @@ func (c *checker) networks(t *table, key string) []netip.Prefix {
 // autoban reads [autoban].
 func (c *checker) autoban(t *table, a *Autoban) {
 	t.boolean("enabled", &a.Enabled)
-	t.integer("failures", 1, &a.Failures)
+	if t.integer("failures", 1, &a.Failures) && a.Failures > auth.MaxBanFailures {
+		c.keyErrorf(t.loc("failures"), "must be an integer from 1 to %d", auth.MaxBanFailures)
+	}
 	t.duration("window", false, &a.Window)
 	t.duration("ban", false, &a.Ban)
 	if t.has("exempt") {
