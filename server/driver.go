@@ -117,17 +117,22 @@ func (d *driver) GetSettings() (*ftpserver.Settings, error) {
 		Listener:                 d.gate,
 		Banner:                   cfg.Server.Banner,
 		PassiveTransferPortRange: d.s.ports,
-		PublicIPResolver:         d.s.publicIP,
-		IdleTimeout:              ceilSeconds(cfg.Server.IdleTimeout),
-		ConnectionTimeout:        ceilSeconds(cfg.Server.DataTimeout),
-		ActiveTransferPortNon20:  true,
-		DisableActiveMode:        !cfg.Active.Enabled,
-		DisableSite:              true,
-		EnableHASH:               true,
-		DeflateCompressionLevel:  cfg.Server.CompressionLevel,
-		DefaultTransferType:      ftpserver.TransferTypeBinary,
-		ActiveConnectionsCheck:   check,
-		PasvConnectionsCheck:     check,
+		// Each passive port hands a connection only to the session whose client
+		// address matches, and closes the others before any session sees them:
+		// without it ftpserverlib keeps a refused foreign connection and serves
+		// it on a retried RETR (data-connection theft).
+		PassiveTransferPortMultiplexing: !cfg.Active.AllowForeign,
+		PublicIPResolver:                d.s.publicIP,
+		IdleTimeout:                     ceilSeconds(cfg.Server.IdleTimeout),
+		ConnectionTimeout:               ceilSeconds(cfg.Server.DataTimeout),
+		ActiveTransferPortNon20:         true,
+		DisableActiveMode:               !cfg.Active.Enabled,
+		DisableSite:                     true,
+		EnableHASH:                      true,
+		DeflateCompressionLevel:         cfg.Server.CompressionLevel,
+		DefaultTransferType:             ftpserver.TransferTypeBinary,
+		ActiveConnectionsCheck:          check,
+		PasvConnectionsCheck:            check,
 	}
 	if d.mode == tlsModeImplicit {
 		set.TLSRequired = ftpserver.ImplicitEncryption
@@ -223,16 +228,18 @@ func (d *driver) PreAuthUser(cc ftpserver.ClientContext, user string) error {
 	return nil
 }
 
-// VerifyConnection logs in users with a verified client certificate that names
-// them, when they have tls_certificate_login.
+// VerifyConnection logs in, at USER and without a password, a user with
+// tls_certificate_login whose name the verified client certificate carries (CN
+// or SAN). Any other user goes on to PASS: for them a certificate is an extra
+// requirement of the handshake (client_auth), never a replacement.
 func (d *driver) VerifyConnection(cc ftpserver.ClientContext, user string, conn *tls.Conn) (ftpserver.ClientDriver, error) {
 	st := d.s.state()
 	u, ok := st.dir.Lookup(user)
-	if !ok || !u.TLSCertificateLogin || u.Disabled {
+	if !ok || !u.TLSCertificateLogin || u.Disabled || st.tls == nil {
 		return nil, nil
 	}
 	sess := sessionOf(cc)
-	if !certificateUser(conn.ConnectionState(), u.Name) || !u.AllowedFrom(sess.remote) {
+	if !st.tls.certificateUser(conn.ConnectionState(), u.Name) || !u.AllowedFrom(sess.remote) {
 		return nil, nil
 	}
 	sess.log.Info("client certificate accepted", "user", u.Name)
@@ -243,9 +250,17 @@ func (d *driver) AuthUser(cc ftpserver.ClientContext, user, pass string) (ftpser
 	s := d.s
 	st := s.state()
 	sess := sessionOf(cc)
-	if st.requireTLSLogin() && !cc.HasTLSForControl() {
-		s.refused(sess, "tls_required", "password sent without TLS refused", user)
-		return nil, errTLSRequired
+	// PreAuthUser has refused these at USER already; checked again before any
+	// password check, so a password sent in clear is never verified.
+	if !cc.HasTLSForControl() {
+		if st.requireTLSLogin() {
+			s.refused(sess, "tls_required", "password sent without TLS refused", user)
+			return nil, errTLSRequired
+		}
+		if u, ok := st.dir.Lookup(user); ok && u.RequireTLS {
+			s.refused(sess, "tls_required", "password sent without TLS refused for this user", user)
+			return nil, errUserTLSRequired
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), authTimeout)
 	defer cancel()
@@ -253,10 +268,6 @@ func (d *driver) AuthUser(cc ftpserver.ClientContext, user, pass string) (ftpser
 	if err != nil {
 		s.loginFailed(sess, user, auth.LoginFailureReason(err))
 		return nil, errLoginIncorrect
-	}
-	if u.RequireTLS && !cc.HasTLSForControl() {
-		s.loginFailed(sess, user, "tls required for user")
-		return nil, errUserTLSRequired
 	}
 	return s.openSession(cc, sess, u)
 }

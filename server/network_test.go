@@ -182,25 +182,10 @@ func loginFrom(t *testing.T, from, addr string) *rawConn {
 	return c
 }
 
-// quit ends a raw session and waits until the server has let it go.
-func quit(t *testing.T, in *servertest.Instance, c *rawConn) {
-	t.Helper()
-	endSession(t, in, func() {
-		c.expect("QUIT", 221)
-		c.conn.Close()
-	})
-}
-
-// endSession runs end, which ends one logged-in session, and waits until the
-// server has seen it go (wharf_sessions drops): stopping the server while
-// ftpserverlib still handles the QUIT races in the library (see the report).
-func endSession(t *testing.T, in *servertest.Instance, end func()) {
-	t.Helper()
-	before := metricValue(t, in.Metrics, "wharf_sessions")
-	end()
-	servertest.WaitFor(t, 5*time.Second, "the session to end", func() bool {
-		return metricValue(t, in.Metrics, "wharf_sessions") < before
-	})
+// quit ends a raw session.
+func quit(c *rawConn) {
+	c.expect("QUIT", 221)
+	c.conn.Close()
 }
 
 // TestPassivePortsInRange checks that PASV and EPSV only announce and listen on
@@ -228,7 +213,7 @@ func TestPassivePortsInRange(t *testing.T) {
 				}
 			}
 		}
-		quit(t, in, c)
+		quit(c)
 	}
 	t.Logf("ports used: %v", seen)
 }
@@ -277,7 +262,7 @@ func TestPassivePortExhaustion(t *testing.T) {
 	}
 	c.expect("NOOP", 200) // the session goes on
 
-	quit(t, in, a)
+	quit(a)
 	servertest.WaitFor(t, 5*time.Second, "a port freed by the session that quit", func() bool {
 		return metricValue(t, in.Metrics, "wharf_passive_ports_in_use") == 1
 	})
@@ -289,8 +274,8 @@ func TestPassivePortExhaustion(t *testing.T) {
 	if got := retrOver(t, c, data, "hello.txt"); got != "hello from wharf\n" {
 		t.Fatalf("RETR after recovery: %q", got)
 	}
-	quit(t, in, b)
-	quit(t, in, c)
+	quit(b)
+	quit(c)
 }
 
 // listenRange binds n consecutive ports on 127.0.0.1 and returns the
@@ -425,7 +410,7 @@ func TestAnnouncedPorts(t *testing.T) {
 			t.Fatalf("RETR through the mapped port %d: %q", port, got)
 		}
 	}
-	quit(t, in, c)
+	quit(c)
 
 	// jlaffaye/ftp (EPSV) uploads and downloads through the mapping.
 	body := strings.Repeat("mapped port ", 50000)
@@ -445,7 +430,6 @@ func TestAnnouncedPorts(t *testing.T) {
 	if f.count() != 5 {
 		t.Fatalf("the forwarder carried %d data connections, want 5", f.count())
 	}
-	endSession(t, in, func() { _ = ftpc.Quit() })
 }
 
 // curlArgs are the options every curl run of these tests shares.
@@ -512,7 +496,7 @@ func TestActiveModeDisabled(t *testing.T) {
 	if got := retrOver(t, c, data, "hello.txt"); got != "hello from wharf\n" {
 		t.Fatalf("RETR: %q", got)
 	}
-	quit(t, in, c)
+	quit(c)
 	if _, err := exec.LookPath("curl"); err == nil {
 		out, err := runTool(t, "curl", curlArgs("--ftp-port", "127.0.0.1", "ftp://"+in.Addr+"/hello.txt")...)
 		if err == nil {
@@ -521,7 +505,7 @@ func TestActiveModeDisabled(t *testing.T) {
 	}
 }
 
-// acceptOne accepts one connection on l within a few seconds, or returns nil.
+// acceptOne accepts one connection on l within the given time, or returns nil.
 func acceptOne(l net.Listener, within time.Duration) net.Conn {
 	type deadliner interface{ SetDeadline(time.Time) error }
 	_ = l.(deadliner).SetDeadline(time.Now().Add(within))
@@ -589,7 +573,7 @@ func TestForeignDataConnections(t *testing.T) {
 			t.Errorf("the server log does not explain the refusal:\n%s", in.Logs.String())
 		}
 
-		quit(t, in, c)
+		quit(c)
 	})
 
 	// A connection from 127.0.0.2 to the passive port of a session whose
@@ -621,7 +605,7 @@ func TestForeignDataConnections(t *testing.T) {
 			t.Logf("attempt %d: %s", attempt, msg)
 		}
 		noTheft(t, thief)
-		quit(t, in, c)
+		quit(c)
 	})
 
 	t.Run("allowed", func(t *testing.T) {
@@ -651,7 +635,7 @@ func TestForeignDataConnections(t *testing.T) {
 		if got := retrOver(t, c, data, "hello.txt"); got != "hello from wharf\n" {
 			t.Fatalf("passive RETR from another address: %q", got)
 		}
-		quit(t, in, c)
+		quit(c)
 	})
 }
 
@@ -709,7 +693,7 @@ func TestIPv6(t *testing.T) {
 	if code, msg := c.read(); code != 226 {
 		t.Fatalf("RETR over EPRT: end of transfer %q", msg)
 	}
-	quit(t, in, c)
+	quit(c)
 
 	ftpc := login(t, in.Addr, "alice", pass)
 	if err := ftpc.Stor("v6.txt", strings.NewReader("over IPv6\n")); err != nil {
@@ -719,7 +703,6 @@ func TestIPv6(t *testing.T) {
 	if err != nil || !strings.Contains(strings.Join(names, " "), "v6.txt") {
 		t.Fatalf("jlaffaye NLST over ::1: %v %v", names, err)
 	}
-	endSession(t, in, func() { _ = ftpc.Quit() })
 
 	if _, err := exec.LookPath("lftp"); err != nil {
 		t.Logf("lftp not installed (Debian package lftp): its part is skipped")
@@ -759,7 +742,7 @@ address = "127.0.0.5"`, ports)
 
 	announced := func(from string) string {
 		c := loginFrom(t, from, in.Addr)
-		defer quit(t, in, c)
+		defer quit(c)
 		host, _ := passivePort(t, c, "PASV")
 		return host
 	}
@@ -782,7 +765,7 @@ address = "127.0.0.5"`, ports)
 	if got := retrOver(t, c, data, "hello.txt"); got != "hello from wharf\n" {
 		t.Fatalf("RETR through the external address: %q", got)
 	}
-	quit(t, in, c)
+	quit(c)
 
 	// An override network wins over local_networks and external_address.
 	reloaded := strings.Replace(passiveLines, `networks = ["127.0.0.4/32"]`, `networks = ["127.0.0.0/8"]`, 1)
@@ -872,10 +855,6 @@ func TestNetnsServerProcess(t *testing.T) {
 	in := servertest.StartFile(t, path, filepath.Dir(path))
 	fmt.Printf("wharf-listening %s\n", in.Addr)
 	_, _ = io.Copy(io.Discard, os.Stdin) // until TestNAT closes it
-	// Let the last sessions end before stopping (see endSession).
-	servertest.WaitFor(t, 5*time.Second, "the sessions to end", func() bool {
-		return metricValue(t, in.Metrics, "wharf_sessions") == 0
-	})
 	in.Stop()
 	fmt.Fprintf(os.Stderr, "server log:\n%s", in.Logs.String())
 }
@@ -1039,8 +1018,6 @@ listen = ["0.0.0.0:%s"]
 ports = %q
 external_address = %q
 local_networks = [%q]
-[metrics]
-listen = "127.0.0.1:0"
 `, natControlPort, natPorts, natRouterOut, natPrivateNet)+netUser, dir))
 	self, err := os.Executable()
 	if err != nil {
@@ -1063,7 +1040,7 @@ listen = "127.0.0.1:0"
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	var lines []string
+	var lines servertest.Buffer // stdout up to the listening line
 	t.Cleanup(func() {
 		stdin.Close() // the server stops
 		done := make(chan error, 1)
@@ -1077,7 +1054,7 @@ listen = "127.0.0.1:0"
 		}
 		cancel()
 		if err != nil || t.Failed() {
-			t.Logf("server process (%v):\n%s\n%s", err, strings.Join(lines, "\n"), stderr.String())
+			t.Logf("server process (%v):\n%s%s", err, lines.String(), stderr.String())
 		}
 		if err != nil {
 			t.Errorf("the server process failed: %v", err)
@@ -1088,7 +1065,7 @@ listen = "127.0.0.1:0"
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
-			lines = append(lines, sc.Text())
+			fmt.Fprintln(&lines, sc.Text())
 			if strings.HasPrefix(sc.Text(), "wharf-listening ") {
 				ready <- nil
 				_, _ = io.Copy(io.Discard, stdout)
@@ -1106,4 +1083,25 @@ listen = "127.0.0.1:0"
 		t.Fatal("the server process did not start listening within 30s")
 	}
 	return dir
+}
+
+// TestCheckExternalURLRedacted: a bad external_address_url is reported
+// without the password it carries.
+func TestCheckExternalURLRedacted(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "alice", "keep"), "")
+	path := filepath.Join(dir, "wharf.toml")
+	writeFile(t, path, servertest.Expand(t, `
+[passive]
+ports = "{{ports}}"
+external_address_url = "ftp://robot:hunter2@ip.example.com/"
+`+netUser, dir))
+	var out bytes.Buffer
+	err := server.Check(server.CheckOptions{ConfigPath: path}, &out)
+	if err == nil || !strings.Contains(err.Error(), "external_address_url") {
+		t.Fatalf("check accepted an ftp:// external_address_url: %v\n%s", err, out.String())
+	}
+	if strings.Contains(err.Error()+out.String(), "hunter2") {
+		t.Fatalf("check printed the URL's password: %v", err)
+	}
 }
