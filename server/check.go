@@ -34,21 +34,18 @@ func Check(o CheckOptions, w io.Writer) error {
 			return err
 		}
 	}
-	fmt.Fprintln(w, cfg.Summary())
-
 	ports, err := passive.NewPorts(cfg.Passive.Ports, cfg.Passive.AnnouncedPorts)
 	if err != nil {
 		return err
 	}
 	free, bindErr := ports.CheckBindable("0.0.0.0")
-	line := fmt.Sprintf("passive ports %s: %d of %d can be bound now", cfg.Passive.Ports, free, cfg.Passive.Ports.Len())
+	bind := fmt.Sprintf("passive ports %s: %d of %d free now", cfg.Passive.Ports, free, cfg.Passive.Ports.Len())
 	if bindErr != nil {
-		line += fmt.Sprintf(" (first failure: %v)", bindErr)
+		bind += fmt.Sprintf(" (%v)", bindErr)
 	}
 	if cfg.Passive.AnnouncedPorts.Len() > 0 {
-		line += fmt.Sprintf("; announced as %s", cfg.Passive.AnnouncedPorts)
+		bind += fmt.Sprintf(", announced as %s", cfg.Passive.AnnouncedPorts)
 	}
-	fmt.Fprintln(w, line)
 
 	a := passive.NewAnnouncer(passive.AnnouncerConfig{
 		Overrides:       cfg.Passive.Overrides,
@@ -60,7 +57,8 @@ func Check(o CheckOptions, w io.Writer) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	a.Start(ctx)
-	fmt.Fprintln(w, "passive: "+a.Describe())
+	// One line: the summary, what the ports look like now, and who is told what.
+	fmt.Fprintf(w, "%s; %s; passive: %s\n", cfg.Summary(), bind, a.Describe())
 	if !client.IsValid() {
 		return nil
 	}
