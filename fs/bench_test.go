@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"testing"
+	"time"
 )
 
 // BenchmarkResolve measures path mapping plus the permission check, on a table of a few mounts.
@@ -26,8 +27,10 @@ func BenchmarkResolve(b *testing.B) {
 }
 
 // BenchmarkDownloadUnlimited sends a 32 MiB file over a real loopback TCP connection the way
-// ftpserverlib does (io.Copy(conn, handle)): unlimited (sendfile) and with a 1 GB/s limit
-// (chunked copies through a buffer, waiting on the bucket).
+// ftpserverlib does (io.Copy(conn, handle)): unlimited (sendfile, in zero-copy chunks of several
+// sizes, with the stall timeout's deadline set before each) and with a 1 GB/s limit (chunked
+// copies through a buffer, waiting on the bucket). The chunk sizes compare the cost of smaller
+// sendfile steps, which let the stall timeout accept slower clients (see zeroCopyChunk).
 func BenchmarkDownloadUnlimited(b *testing.B) {
 	dir := b.TempDir()
 	const size = 32 << 20
@@ -35,9 +38,19 @@ func BenchmarkDownloadUnlimited(b *testing.B) {
 	for _, bc := range []struct {
 		name  string
 		limit Rate
-	}{{"unlimited", 0}, {"limited-1GB/s", 1_000_000_000}} {
+		chunk int64 // 0: zeroCopyChunk
+	}{
+		{"unlimited", 0, 0},
+		{"unlimited-chunk-4MiB", 0, 4 << 20},
+		{"unlimited-chunk-1MiB", 0, 1 << 20},
+		{"unlimited-chunk-256KiB", 0, 256 << 10},
+		{"limited-1GB/s", 1_000_000_000, 0},
+	} {
 		b.Run(bc.name, func(b *testing.B) {
-			tr := newTree(b, []Mount{{Path: "/", Dir: dir, Perm: PermAll}}, Options{DownloadLimits: []*Limiter{NewLimiter(bc.limit)}})
+			tr := newTree(b, []Mount{{Path: "/", Dir: dir, Perm: PermAll}}, Options{
+				DownloadLimits: []*Limiter{NewLimiter(bc.limit)},
+				StallTimeout:   30 * time.Second,
+			})
 			client, server := tcpPair(b)
 			drained := make(chan int64, 1)
 			go func() { // the client side: reads each file with a large buffer
@@ -59,9 +72,12 @@ func BenchmarkDownloadUnlimited(b *testing.B) {
 			b.SetBytes(size)
 			b.ResetTimer()
 			for b.Loop() {
-				h, err := tr.GetHandle("/f", os.O_RDONLY, 0)
+				h, err := tr.openHandle("/f", os.O_RDONLY, 0)
 				if err != nil {
 					b.Fatal(err)
+				}
+				if bc.chunk > 0 {
+					h.zeroCopyChunk = bc.chunk
 				}
 				if n, err := io.Copy(server, h); err != nil || n != size {
 					b.Fatal(n, err)

@@ -63,8 +63,12 @@ func (h *handle) cancelled() error {
 // WriteTo sends the file to w (a download). Unthrottled, it hands w an *io.LimitedReader
 // around the *os.File, which a *net.TCPConn turns into sendfile(2); when w cannot read from a
 // reader (TLS) it copies through a pooled 256 KiB buffer. Throttled, it copies chunks no larger
-// than the burst, waiting on every applicable limiter before each.
+// than the burst, waiting on every applicable limiter before each. With Options.StallTimeout,
+// w's deadline is set before each chunk or write (see stallGuard).
 func (h *handle) WriteTo(w io.Writer) (int64, error) {
+	g := h.guard(w, true)
+	defer g.disarm()
+	gw := g.writer(w)
 	var total int64
 	for {
 		if err := h.cancelled(); err != nil {
@@ -79,22 +83,23 @@ func (h *handle) WriteTo(w io.Writer) (int64, error) {
 		switch rf, isRF := w.(io.ReaderFrom); {
 		case !limited && isRF:
 			lr := &io.LimitedReader{R: h.f, N: h.zeroCopyChunk}
+			g.arm()
 			n, err = rf.ReadFrom(lr)
 			eof = lr.N > 0
 		case !limited:
 			buf, put := h.buffer()
 			lr := &io.LimitedReader{R: h.f, N: h.zeroCopyChunk}
-			n, err = io.CopyBuffer(w, lr, *buf)
+			n, err = io.CopyBuffer(gw, lr, *buf)
 			put()
 			eof = lr.N > 0
 		default:
-			n, eof, err = h.throttledStep(w, h.f, chunk)
+			n, eof, err = h.throttledStep(gw, h.f, chunk)
 		}
 		if err == io.EOF {
 			err, eof = nil, true
 		}
 		total += n
-		if err := h.done(n, err); err != nil {
+		if err := h.done(n, g.check(h, err)); err != nil {
 			return total, err
 		}
 		if eof {
@@ -106,9 +111,13 @@ func (h *handle) WriteTo(w io.Writer) (int64, error) {
 // ReadFrom receives the file from r (an upload). Unthrottled and when r is a socket, it hands
 // the *os.File's own ReadFrom an *io.LimitedReader around r, which becomes splice(2); otherwise
 // it copies through a pooled buffer. Throttled, it copies chunks no larger than the burst,
-// waiting on every applicable limiter before writing each.
+// waiting on every applicable limiter before writing each. With Options.StallTimeout, r's
+// deadline is set before each chunk or read (see stallGuard).
 func (h *handle) ReadFrom(r io.Reader) (int64, error) {
 	_, isSocket := r.(syscall.Conn)
+	g := h.guard(r, false)
+	defer g.disarm()
+	gr := g.reader(r)
 	var total int64
 	for {
 		if err := h.cancelled(); err != nil {
@@ -123,22 +132,23 @@ func (h *handle) ReadFrom(r io.Reader) (int64, error) {
 		switch {
 		case !limited && isSocket:
 			lr := &io.LimitedReader{R: r, N: h.zeroCopyChunk}
+			g.arm()
 			n, err = h.f.ReadFrom(lr)
 			eof = lr.N > 0
 		case !limited:
 			buf, put := h.buffer()
-			lr := &io.LimitedReader{R: r, N: h.zeroCopyChunk}
+			lr := &io.LimitedReader{R: gr, N: h.zeroCopyChunk}
 			n, err = io.CopyBuffer(writerOnly{h.f}, lr, *buf)
 			put()
 			eof = lr.N > 0
 		default:
-			n, eof, err = h.throttledStep(h.f, r, chunk)
+			n, eof, err = h.throttledStep(h.f, gr, chunk)
 		}
 		if err == io.EOF {
 			err, eof = nil, true
 		}
 		total += n
-		if err := h.done(n, err); err != nil {
+		if err := h.done(n, g.check(h, err)); err != nil {
 			return total, err
 		}
 		if eof {

@@ -18,6 +18,13 @@ type Options struct {
 	UploadLimits   []*Limiter     // likewise for uploads
 	OnTransfer     func(Transfer) // called once per file transfer, when its handle is closed
 	Logger         *slog.Logger   // nil discards
+
+	// StallTimeout fails a transfer whose data connection makes no progress for this long
+	// (a client that stops reading or sending); 0 = no limit. A zero-copy step must move a
+	// whole chunk within it, so the slowest client still counted as moving is
+	// zeroCopyChunk / StallTimeout (see copy.go). Connections behind a wrapper without
+	// deadlines (MODE Z, ASCII conversion) are not guarded.
+	StallTimeout time.Duration
 }
 
 // Tree is one account's virtual file tree, built from its mounts. It is the ftpserverlib

@@ -84,7 +84,7 @@ func (g *gate) Accept() (net.Conn, error) {
 		g.s.metrics.connections.Inc()
 		g.s.pending.Store(connKey(c.RemoteAddr(), c.LocalAddr()), cc)
 		if g.mode == tlsModeImplicit {
-			return tls.Server(cc, g.s.baseTLS), nil
+			return g.s.implicitTLS(cc), nil
 		}
 		return cc, nil
 	}
@@ -110,8 +110,10 @@ func (g *gate) refuse(c net.Conn, addr netip.Addr, result, text string) {
 		_ = c.SetDeadline(time.Now().Add(refusalWriteTimeout))
 		var w io.Writer = c
 		if g.mode == tlsModeImplicit {
-			tc := tls.Server(c, g.s.baseTLS)
-			if err := tc.HandshakeContext(context.Background()); err != nil {
+			rc := &refusedConn{Conn: c}
+			rc.tlsState.Store(hsWatched)
+			tc := tls.Server(rc, g.s.baseTLS)
+			if g.s.watchHandshake(tc, &rc.tlsState, tlsModeImplicit, refusalWriteTimeout) != nil {
 				return
 			}
 			w = tc
