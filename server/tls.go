@@ -36,6 +36,10 @@ var (
 // for a change on disk.
 const certCheckInterval = time.Second
 
+// tlsHandshakeTimeout bounds an implicit-FTPS handshake; a client that takes
+// longer is cut.
+const tlsHandshakeTimeout = 30 * time.Second
+
 // certSettleTime is how long after a change on disk a certificate that does not
 // load is taken for a renewal in progress (key and certificate are not written
 // at the same instant) rather than reported.
@@ -44,12 +48,12 @@ const certSettleTime = 2 * time.Second
 // Progress of a TLS handshake on one connection (controlConn.tlsState,
 // dataConn.tlsState): it decides who counts and logs the result, once.
 const (
-	hsNone     int32 = iota // no handshake seen
-	hsStarted               // ClientHello seen; a failure is counted when the connection closes
-	hsOK                    // verified and counted
-	hsCounted               // failed, counted and logged with its reason
-	hsWatched               // driven by watchHandshake, which counts the result; no ClientHello yet
-	hsWatchedStarted        // driven by watchHandshake, ClientHello seen
+	hsNone           int32 = iota // no handshake seen
+	hsStarted                     // ClientHello seen; a failure is counted when the connection closes
+	hsOK                          // verified and counted
+	hsCounted                     // failed, counted and logged with its reason
+	hsWatched                     // driven by watchHandshake, which counts the result; no ClientHello yet
+	hsWatchedStarted              // driven by watchHandshake, ClientHello seen
 )
 
 // tls12Suites are the TLS 1.2 suites offered: ECDHE with AEAD only (the TLS 1.3
@@ -282,7 +286,7 @@ func (rt *tlsRuntime) configForClient(hello *tls.ClientHelloInfo) (*tls.Config, 
 	cfg := &tls.Config{
 		MinVersion:     m.minVersion,
 		CipherSuites:   tls12Suites,
-		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return m.cert.get(log), nil },
+		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return m.cert.get(s.log), nil },
 		WrapSession:    rt.wrapSession,
 		UnwrapSession:  rt.unwrapSession,
 		VerifyConnection: func(cs tls.ConnectionState) error {
@@ -290,8 +294,10 @@ func (rt *tlsRuntime) configForClient(hello *tls.ClientHelloInfo) (*tls.Config, 
 		},
 	}
 	if m.askClientCert() {
-		// Verified in VerifyConnection, where a refusal can say why.
+		// Verified in VerifyConnection, where a refusal can say why; the CAs
+		// are named in the request.
 		cfg.ClientAuth = tls.RequestClientCert
+		cfg.ClientCAs = m.clientCAs
 	}
 	return cfg, nil
 }
@@ -301,7 +307,10 @@ func (rt *tlsRuntime) configForClient(hello *tls.ClientHelloInfo) (*tls.Config, 
 func (rt *tlsRuntime) verify(cs tls.ConnectionState, m *tlsMaterial, mode string, state *atomic.Int32, log *slog.Logger) error {
 	if _, err := m.verifyClient(cs); err != nil {
 		rt.fail(mode, state, log, err.Error())
-		return err
+		if errors.Is(err, errClientCertRequired) {
+			return errClientCertRequired
+		}
+		return errClientCertUntrusted // the detail stays in the log
 	}
 	if mode == tlsModeData && m.reuse && !cs.DidResume {
 		rt.fail(mode, state, log, "no session resumption: the client opened a new TLS session on the data connection "+
@@ -341,8 +350,11 @@ func helloMismatch(hello *tls.ClientHelloInfo, minVersion uint16) string {
 	for _, v := range hello.SupportedVersions {
 		best = max(best, v)
 	}
-	if best < minVersion {
-		return fmt.Sprintf("client offers at most %s, min_version is %s", tlsVersionName(best), tlsVersionName(minVersion))
+	switch {
+	case best == 0:
+		return "client offers no TLS version"
+	case best < minVersion:
+		return fmt.Sprintf("client offers at most %s, min_version is %s", tls.VersionName(best), tls.VersionName(minVersion))
 	}
 	if best < tls.VersionTLS13 && !slices.ContainsFunc(hello.CipherSuites, func(c uint16) bool { return slices.Contains(tls12Suites, c) }) {
 		return "no cipher suite in common (the server offers ECDHE with AES-GCM or ChaCha20-Poly1305 only)"
@@ -412,7 +424,7 @@ func (s *Server) noteHandshakeEnd(mode string, state int32, log *slog.Logger) {
 func (s *Server) implicitTLS(cc *controlConn) *tls.Conn {
 	tc := tls.Server(cc, s.baseTLS)
 	cc.tlsState.Store(hsWatched)
-	go s.watchHandshake(tc, &cc.tlsState, tlsModeImplicit, s.state().cfg.Server.IdleTimeout)
+	go s.watchHandshake(tc, &cc.tlsState, tlsModeImplicit, tlsHandshakeTimeout)
 	return tc
 }
 

@@ -318,7 +318,7 @@ func (s *tlsServer) implicitRaw(t testing.TB, cfg *tls.Config) *rawConn {
 	return c
 }
 
-// transfer runs RETR or STOR of name over a passive data connection, in TLS
+// tlsTransfer sends cmd (RETR or STOR) over a passive data connection, in TLS
 // with cfg when it is not nil, and returns the final reply and the bytes read.
 func (c *rawConn) tlsTransfer(cfg *tls.Config, cmd string, upload []byte) (int, string, []byte) {
 	c.t.Helper()
@@ -353,7 +353,7 @@ func TestTLSPolicies(t *testing.T) {
 		tls      bool
 		wantUSER int    // reply to USER
 		wantText string // in the USER refusal
-		protC    int    // reply ending a PROT C download after login; 0 = not tried
+		protC    int    // reply ending a PROT C download after login (421 is ftpserverlib's refusal)
 	}
 	for _, tc := range []struct {
 		name, tlsLines, aliceLines string
@@ -716,7 +716,8 @@ func TestTLSSessionReuse(t *testing.T) {
 // ---- protocol versions ----
 
 // TestTLSMinVersion refuses TLS 1.2-only clients with min_version = "1.3", on
-// both listeners, and says why in the log.
+// both listeners, and clients with legacy cipher suites only, and says why in
+// the log.
 func TestTLSMinVersion(t *testing.T) {
 	t.Parallel()
 	s := startTLSServer(t, `min_version = "1.3"`, "")
@@ -738,6 +739,15 @@ func TestTLSMinVersion(t *testing.T) {
 			t.Fatalf("curl --tls-max 1.2 succeeded:\n%s", out)
 		}
 	}
+	// Legacy suites only (CBC, no forward secrecy): refused, with the reason.
+	s2 := startTLSServer(t, "", "")
+	legacy := s2.goTLS(tls.VersionTLS12)
+	legacy.CipherSuites = []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA, tls.TLS_RSA_WITH_AES_128_GCM_SHA256}
+	if _, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", s2.Implicit, legacy); err == nil {
+		t.Fatal("a handshake with legacy suites only succeeded")
+	}
+	s2.waitLog(t, "tls handshake refused", "no cipher suite in common")
+
 	// TLS 1.3 works, and the refused ones were counted.
 	s.explicitRaw(t, s.goTLS(0)).login("alice", pass)
 	s.implicitRaw(t, s.goTLS(0)).login("alice", pass)
@@ -854,9 +864,13 @@ func TestTLSClientCertificates(t *testing.T) {
 		other.issue(t, "alice", false)
 
 		// No certificate, or one from another CA: refused, with the reason logged.
-		for i, cert := range [][]tls.Certificate{nil, {other.pair(t, "alice")}} {
+		foreign := other.pair(t, "alice")
+		for i, cert := range []*tls.Certificate{nil, &foreign} {
 			cfg := s.goTLS(0)
-			cfg.Certificates = cert
+			if cert != nil {
+				// Sent even though the server names another CA.
+				cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return cert, nil }
+			}
 			tc, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", s.Implicit, cfg)
 			if err == nil {
 				// TLS 1.3: the client learns of the refusal at its first read.
@@ -1050,17 +1064,5 @@ func TestTLS13GoClientUploads(t *testing.T) {
 				}
 			}
 		})
-	}
-}
-
-func TestTLSDebugCurl(t *testing.T) {
-	s := startTLSServer(t, "[log]\nlevel = \"debug\"", "")
-	writeFile(t, filepath.Join(s.Dir, "alice/r.txt"), "hi\n")
-	out, err := runTool(t, "curl", s.curlArgs("explicit", "1.2", "r.txt", "-v")...)
-	t.Logf("%v\n%s", err, out)
-	for _, l := range strings.Split(s.Logs.String(), "\n") {
-		if strings.Contains(l, "tls") || strings.Contains(l, "TLS") {
-			t.Log(l)
-		}
 	}
 }

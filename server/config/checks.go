@@ -47,6 +47,14 @@ func (c *checker) tlsChecks(cfg *Config) {
 	}
 	if t.ClientCA != "" {
 		c.caBundle(at("tls", "client_ca"), t.ClientCA)
+		if t.ClientAuth == "none" {
+			for _, u := range sortedUsers(cfg) {
+				if u.TLSCertificateLogin {
+					c.keyErrorf(at("users", u.Name, "tls_certificate_login"),
+						"needs tls.client_auth = \"request\" or \"require\" (with \"none\" no certificate is asked for)")
+				}
+			}
+		}
 	} else {
 		if t.ClientAuth != "none" {
 			c.keyErrorf(at("tls", "client_auth"), "%q needs tls.client_ca", t.ClientAuth)
