@@ -242,11 +242,11 @@ func bench(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 		}
 	}
 
-	wharfBin := o.wharfBin
+	wharfBin, wharfSrc := o.wharfBin, "binary "+o.wharfBin
 	if wharfBin == "" {
 		wharfBin = filepath.Join(work, "wharf")
 		logf(stderr, "building wharf")
-		if err := buildWharf(ctx, wharfBin); err != nil {
+		if wharfSrc, err = buildWharf(ctx, wharfBin); err != nil {
 			return err
 		}
 	}
@@ -256,6 +256,7 @@ func bench(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 		switch name {
 		case "wharf":
 			s = startWharf(ctx, env, wharfBin, i)
+			s.version += ", " + wharfSrc
 		case "vsftpd":
 			s = startVsftpd(ctx, env, i)
 		case "pure-ftpd":

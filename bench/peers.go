@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"golang.org/x/crypto/bcrypt"
 )
 
 // server is one FTP server under test.
@@ -22,6 +24,13 @@ type server struct {
 	user    string
 	pass    string
 	pid     int // root of the process tree whose memory is measured
+	// listUser logs in for the listing scenario: for wharf a bcrypt account,
+	// so that no argon2 arena freed just before the listing hides its heap
+	// growth from the peak-memory probe.
+	listUser, listPass string
+	// fresh, when set, restarts the server so that a measurement starts from a
+	// new process (the peers fork a new process for every session anyway).
+	fresh func() error
 
 	cmd     *exec.Cmd
 	logPath string
@@ -139,7 +148,8 @@ func (s *server) stop() {
 
 // startWharf writes a configuration for wharf and starts it.
 func startWharf(ctx context.Context, env *peerEnv, bin string, idx int) *server {
-	s := &server{name: "wharf", user: "bench", pass: "bench-pw", logPath: filepath.Join(env.work, "wharf.log")}
+	s := &server{name: "wharf", user: "bench", pass: "bench-pw", listUser: "lister", listPass: "lister-pw",
+		logPath: filepath.Join(env.work, "wharf.log")}
 	out, err := exec.CommandContext(ctx, bin, "version").Output()
 	if err != nil {
 		s.skip = "wharf version: " + err.Error()
@@ -153,6 +163,12 @@ func startWharf(ctx context.Context, env *peerEnv, bin string, idx int) *server 
 		s.skip = "wharf hash: " + err.Error()
 		return s
 	}
+	lh, err := bcrypt.GenerateFromPassword([]byte(s.listPass), bcrypt.MinCost)
+	if err != nil {
+		s.skip = err.Error()
+		return s
+	}
+	listHash := string(lh)
 	port, err := freePort()
 	if err != nil {
 		s.skip = err.Error()
@@ -182,14 +198,28 @@ password = %q
 mount = "/"
 path = %q
 permissions = ["*"]
-`, s.addr, lo, hi, env.cert, env.key, s.user, strings.TrimSpace(string(h)), s.user, env.data)
+
+[users.%s]
+password = %q
+
+[[users.%s.folders]]
+mount = "/"
+path = %q
+permissions = ["list", "read"]
+`, s.addr, lo, hi, env.cert, env.key, s.user, strings.TrimSpace(string(h)), s.user, env.data,
+		s.listUser, listHash, s.listUser, env.data)
 	path := filepath.Join(env.work, "wharf.toml")
 	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
 		s.skip = err.Error()
 		return s
 	}
-	if err := s.start([]string{bin, "serve", "--config", path}, env.work); err != nil {
+	argv := []string{bin, "serve", "--config", path}
+	if err := s.start(argv, env.work); err != nil {
 		s.skip = "start: " + err.Error()
+	}
+	s.fresh = func() error {
+		s.stop()
+		return s.start(argv, env.work)
 	}
 	return s
 }
@@ -197,7 +227,7 @@ permissions = ["*"]
 // startVsftpd runs Debian's vsftpd in the foreground with its own
 // configuration, logging in as the bench user.
 func startVsftpd(ctx context.Context, env *peerEnv, idx int) *server {
-	s := &server{name: "vsftpd", user: env.user, pass: env.pass, logPath: filepath.Join(env.work, "vsftpd.log")}
+	s := &server{name: "vsftpd", user: env.user, pass: env.pass, listUser: env.user, listPass: env.pass, logPath: filepath.Join(env.work, "vsftpd.log")}
 	bin, err := exec.LookPath("vsftpd")
 	if err != nil {
 		if _, serr := os.Stat("/usr/sbin/vsftpd"); serr != nil {
@@ -263,7 +293,7 @@ secure_chroot_dir=%s
 // into the scratch directory when it is not installed (it conflicts with
 // vsftpd's package).
 func startPureFTPd(ctx context.Context, env *peerEnv, bin string, idx int) *server {
-	s := &server{name: "pure-ftpd", user: env.user, pass: env.pass, logPath: filepath.Join(env.work, "pure-ftpd.log")}
+	s := &server{name: "pure-ftpd", user: env.user, pass: env.pass, listUser: env.user, listPass: env.pass, logPath: filepath.Join(env.work, "pure-ftpd.log")}
 	if bin == "" {
 		var err error
 		if bin, err = findPureFTPd(ctx, env.work); err != nil {

@@ -42,12 +42,12 @@ const (
 	mIdle         = "idle session memory (PSS)"
 	mParallel     = "parallel downloads, aggregate"
 	mLogins       = "logins per second"
-	mListTime     = "LIST 100k entries: time"
-	mListMem      = "LIST 100k entries: peak memory rise"
-	mNLSTTime     = "NLST 100k entries: time"
-	mNLSTMem      = "NLST 100k entries: peak memory rise"
-	mMLSDTime     = "MLSD 100k entries: time"
-	mMLSDMem      = "MLSD 100k entries: peak memory rise"
+	mListTime     = "LIST of the big directory: time"
+	mListMem      = "LIST of the big directory: peak memory rise"
+	mNLSTTime     = "NLST of the big directory: time"
+	mNLSTMem      = "NLST of the big directory: peak memory rise"
+	mMLSDTime     = "MLSD of the big directory: time"
+	mMLSDMem      = "MLSD of the big directory: peak memory rise"
 	mCeilTCP      = "ceiling: loopback TCP (Go, memory to memory)"
 	mCeilSendfile = "ceiling: loopback TCP (Go, sendfile from the test file)"
 	mCeilAES      = "ceiling: AES-128-GCM seal, one core (Go)"
@@ -388,24 +388,17 @@ func runLogins(ctx context.Context, r *runner, srv *server) (map[string]float64,
 	return map[string]float64{mLogins: float64(ok.Load()) / d.Seconds()}, nil
 }
 
+// runList lists the big directory with LIST, NLST and MLSD, each in a new
+// session; wharf is restarted before each (see server.fresh), so every peak is
+// measured from a new process, as for the forking peers.
 func runList(ctx context.Context, r *runner, srv *server) (map[string]float64, error) {
-	c, err := r.session(srv, false)
-	if err != nil {
-		return nil, err
-	}
-	defer c.quit()
 	out := map[string]float64{}
 	var errs []error
 	buf := make([]byte, copyBufSize)
 	for _, v := range []struct{ verb, tkey, mkey string }{
 		{"LIST", mListTime, mListMem}, {"NLST", mNLSTTime, mNLSTMem}, {"MLSD", mMLSDTime, mMLSDMem},
 	} {
-		settle(ctx, 200*time.Millisecond)
-		probe := newPeakProbe(srv.pid)
-		start := time.Now()
-		_, lines, err := c.list(v.verb, listDir, buf)
-		d := time.Since(start)
-		rise := probe.rise()
+		d, rise, lines, err := listOnce(ctx, srv, v.verb, buf)
 		if err != nil {
 			var fe *ftpError
 			if errors.As(err, &fe) && fe.code/100 == 5 {
@@ -422,4 +415,26 @@ func runList(ctx context.Context, r *runner, srv *server) (map[string]float64, e
 		out[v.mkey] = float64(rise) / 1024
 	}
 	return out, errors.Join(errs...)
+}
+
+func listOnce(ctx context.Context, srv *server, verb string, buf []byte) (time.Duration, int64, int64, error) {
+	if srv.fresh != nil {
+		if err := srv.fresh(); err != nil {
+			return 0, 0, 0, fmt.Errorf("restart: %w", err)
+		}
+	}
+	c, err := dial(srv.addr, nil, ioTimeout)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	defer c.quit()
+	if err := c.login(srv.listUser, srv.listPass); err != nil {
+		return 0, 0, 0, err
+	}
+	settle(ctx, 300*time.Millisecond)
+	probe := newPeakProbe(srv.pid)
+	start := time.Now()
+	_, lines, err := c.list(verb, listDir, buf)
+	d := time.Since(start)
+	return d, probe.rise(), lines, err
 }

@@ -188,20 +188,25 @@ func ensureUser(ctx context.Context, home, pass string) (uid, gid int, cleanup f
 	return uid, gid, cleanup, nil
 }
 
-// buildWharf builds the wharf binary from the module that holds this benchmark.
-func buildWharf(ctx context.Context, out string) error {
+// buildWharf builds the wharf binary from the module that holds this
+// benchmark, and describes the source (commit, and whether the tree differs).
+func buildWharf(ctx context.Context, out string) (string, error) {
 	gomod, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
 	if err != nil {
-		return fmt.Errorf("go env GOMOD: %w", err)
+		return "", fmt.Errorf("go env GOMOD: %w", err)
 	}
 	mod := strings.TrimSpace(string(gomod))
 	if mod == "" || mod == os.DevNull {
-		return errors.New("not inside the wharf module: give -wharf BINARY")
+		return "", errors.New("not inside the wharf module: give -wharf BINARY")
 	}
 	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, ".")
 	cmd.Dir = filepath.Dir(mod)
 	if b, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("go build: %v: %s", err, b)
+		return "", fmt.Errorf("go build: %v: %s", err, b)
 	}
-	return nil
+	desc := "built from " + cmd.Dir
+	if rev, err := exec.CommandContext(ctx, "git", "-C", cmd.Dir, "describe", "--always", "--dirty").Output(); err == nil {
+		desc += " at " + strings.TrimSpace(string(rev))
+	}
+	return desc, nil
 }
