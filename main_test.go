@@ -156,8 +156,8 @@ func TestEmbeddedDefault(t *testing.T) {
 	defer cancel()
 	cmd := wharfCmd(ctx, dir)
 	stdout, _ := cmd.StdoutPipe()
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+	stderr := &servertest.Buffer{}
+	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
