@@ -189,3 +189,31 @@ func TestReloadKeepsSessionsAndRejectsBadFiles(t *testing.T) {
 		t.Fatalf("alice's open session after her removal: %v", err)
 	}
 }
+
+// TestTransferLogReopensOnReload is logrotate's case: the file is moved away,
+// SIGHUP (here: Reload) makes wharf write to a new file at the configured path.
+func TestTransferLogReopensOnReload(t *testing.T) {
+	in := servertest.Start(t, opsConfig, "alice")
+	c := login(t, in.Addr, "alice", pass)
+	logPath := filepath.Join(in.Dir, "xferlog")
+	if err := c.Stor("one.txt", strings.NewReader("1")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(logPath, logPath+".1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := in.Srv.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Stor("two.txt", strings.NewReader("2")); err != nil {
+		t.Fatal(err)
+	}
+	servertest.WaitFor(t, 5*time.Second, "a new transfer log", func() bool {
+		b, _ := os.ReadFile(logPath)
+		return strings.Contains(string(b), "/two.txt")
+	})
+	old, _ := os.ReadFile(logPath + ".1")
+	if !strings.Contains(string(old), "/one.txt") || strings.Contains(string(old), "/two.txt") {
+		t.Fatalf("rotated log: %q", old)
+	}
+}
