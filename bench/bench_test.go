@@ -61,7 +61,8 @@ permissions = ["*"]
 		tb.Fatal(err)
 	}
 	in := servertest.StartFile(tb, path, work)
-	srv := &server{name: "wharf", addr: in.Addr, user: "bench", pass: servertest.Password, pid: os.Getpid()}
+	srv := &server{name: "wharf", addr: in.Addr, user: "bench", pass: servertest.Password, pid: os.Getpid(),
+		listUser: "bench", listPass: servertest.Password}
 	r := &runner{o: o, env: env, tlsConf: &tls.Config{InsecureSkipVerify: true}, uid: os.Getuid(), gid: os.Getgid()}
 	return r, srv
 }

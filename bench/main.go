@@ -222,7 +222,11 @@ func bench(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 	if env.cert, env.key, env.certKey, err = makeCert(work); err != nil {
 		return err
 	}
-	logf(stderr, "creating test data (%s file, %s file, %d directory entries)", formatBytes(o.size), formatBytes(o.parallelSize), o.listEntries)
+	entries := 0
+	if o.want("list") {
+		entries = o.listEntries
+	}
+	logf(stderr, "creating test data (%s file, %s file, %d directory entries)", formatBytes(o.size), formatBytes(o.parallelSize), entries)
 	if err := makeData(env.data, o); err != nil {
 		return err
 	}
