@@ -108,8 +108,15 @@ func (p *Ports) FetchNext() (exposed, listened int, ok bool) {
 	return exposed, listened, true
 }
 
+// maxAttempts bounds the candidate ports ftpserverlib tries per PASV/EPSV.
+// FetchNext only hands out free ports, so a few candidates suffice, and the
+// library's search costs a map and up to four FetchNext calls per attempt: with
+// the whole of a 1000-port range that was a quarter of the server's CPU time in
+// the small-files benchmark.
+const maxAttempts = 32
+
 // NumberAttempts returns how many candidate ports ftpserverlib may try for
-// one passive attempt: the size of the range.
+// one passive attempt: the size of the range, at most maxAttempts.
 //
 // ftpserverlib calls it once at the start of each PASV/EPSV, before its
 // FetchNext calls, so it also starts a new attempt for the exhaustion count.
@@ -117,7 +124,7 @@ func (p *Ports) NumberAttempts() int {
 	p.mu.Lock()
 	p.failing = false
 	p.mu.Unlock()
-	return p.listen.Len()
+	return min(p.listen.Len(), maxAttempts)
 }
 
 // WrapListener marks the port of l as in use until the returned listener is

@@ -312,6 +312,7 @@ func (s *Server) openSession(cc ftpserver.ClientContext, sess *session, u *auth.
 		UploadLimits:   []*fs.Limiter{s.serverUp, up},
 		OnTransfer:     func(t fs.Transfer) { s.transferDone(sess, u, t) },
 		Logger:         log,
+		StallTimeout:   st.cfg.Server.DataTimeout,
 	})
 	if err != nil {
 		s.userSess.Release(u.Name)
@@ -393,7 +394,11 @@ func (f *sessionFS) Stat(name string) (os.FileInfo, error) {
 }
 
 func (f *sessionFS) ReadDir(name string) ([]os.FileInfo, error) {
-	fis, err := f.Tree.ReadDir(name)
+	read := f.Tree.ReadDir
+	if f.sess.cc.GetLastCommand() == "NLST" {
+		read = f.Tree.ReadDirNames // NLST shows names only: no stat per entry
+	}
+	fis, err := read(name)
 	return fis, f.refused(name, err)
 }
 

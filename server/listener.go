@@ -152,19 +152,117 @@ func (c *controlConn) Close() error {
 }
 
 // dataConn is an accepted passive data connection. It forwards ReadFrom and
-// WriteTo to the TCP connection so the kernel's zero-copy paths survive.
+// WriteTo to the TCP connection so the kernel's zero-copy paths survive, and it
+// coalesces small writes: ftpserverlib writes a listing one line at a time,
+// which would otherwise cost one system call (and one TLS record) per entry.
+// A small write waits at most flushDelay before it is sent.
 type dataConn struct {
 	*net.TCPConn
 	tlsState atomic.Int32
 	onClose  func(*dataConn)
 	once     sync.Once
+
+	mu    sync.Mutex
+	buf   []byte
+	timer *time.Timer
+	werr  error // a failed delayed flush, reported by the next write
 }
 
-func (c *dataConn) ReadFrom(r io.Reader) (int64, error) { return c.TCPConn.ReadFrom(r) }
-func (c *dataConn) WriteTo(w io.Writer) (int64, error)  { return c.TCPConn.WriteTo(w) }
+const (
+	dataBufSize     = 64 << 10
+	dataPassThrough = 8 << 10 // writes at least this large go out at once
+	flushDelay      = 2 * time.Millisecond
+	closeFlushLimit = 5 * time.Second
+)
 
+func (c *dataConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	if err := c.werr; err != nil {
+		c.mu.Unlock()
+		return 0, err
+	}
+	if len(p) >= dataPassThrough {
+		err := c.flushLocked()
+		c.mu.Unlock()
+		if err != nil {
+			return 0, err
+		}
+		return c.TCPConn.Write(p)
+	}
+	defer c.mu.Unlock()
+	if len(c.buf)+len(p) > dataBufSize {
+		if err := c.flushLocked(); err != nil {
+			return 0, err
+		}
+	}
+	if c.buf == nil {
+		c.buf = make([]byte, 0, dataBufSize)
+	}
+	c.buf = append(c.buf, p...)
+	if c.timer == nil {
+		c.timer = time.AfterFunc(flushDelay, c.delayedFlush)
+	} else {
+		c.timer.Reset(flushDelay)
+	}
+	return len(p), nil
+}
+
+func (c *dataConn) delayedFlush() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.flushLocked(); err != nil && c.werr == nil {
+		c.werr = err
+	}
+}
+
+func (c *dataConn) flushLocked() error {
+	if len(c.buf) == 0 {
+		return nil
+	}
+	_, err := c.TCPConn.Write(c.buf)
+	c.buf = c.buf[:0]
+	return err
+}
+
+// Flush sends what is buffered (ftpserverlib calls it when a transfer ends).
+func (c *dataConn) Flush() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.flushLocked()
+}
+
+func (c *dataConn) Read(p []byte) (int, error) {
+	if err := c.Flush(); err != nil {
+		return 0, err
+	}
+	return c.TCPConn.Read(p)
+}
+
+func (c *dataConn) ReadFrom(r io.Reader) (int64, error) {
+	if err := c.Flush(); err != nil {
+		return 0, err
+	}
+	return c.TCPConn.ReadFrom(r)
+}
+
+func (c *dataConn) WriteTo(w io.Writer) (int64, error) {
+	if err := c.Flush(); err != nil {
+		return 0, err
+	}
+	return c.TCPConn.WriteTo(w)
+}
+
+// Close sends what is buffered (bounded in time, so ABOR and a client that
+// stopped reading cannot hold it) and closes.
 func (c *dataConn) Close() error {
 	c.once.Do(func() {
+		_ = c.TCPConn.SetWriteDeadline(time.Now().Add(closeFlushLimit))
+		c.mu.Lock()
+		if c.timer != nil {
+			c.timer.Stop()
+		}
+		_ = c.flushLocked()
+		c.mu.Unlock()
 		if c.onClose != nil {
 			c.onClose(c)
 		}
