@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -212,4 +213,51 @@ func hostPort(t testing.TB, addr string) (string, string) {
 		t.Fatal(err)
 	}
 	return h, p
+}
+
+// metricsOf returns every series of /metrics at addr, by its name and
+// labels as printed (e.g. `wharf_connections_total{result="accepted"}`).
+func metricsOf(t testing.TB, addr string) map[string]float64 {
+	t.Helper()
+	if addr == "" {
+		t.Fatal("no metrics listener")
+	}
+	cl := http.Client{Timeout: 10 * time.Second}
+	resp, err := cl.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out := make(map[string]float64)
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		if i < 0 {
+			continue
+		}
+		v, err := strconv.ParseFloat(line[i+1:], 64)
+		if err != nil {
+			t.Fatalf("metrics line %q: %v", line, err)
+		}
+		out[line[:i]] = v
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// metricValue returns one series of /metrics at addr; a missing series fails the test.
+func metricValue(t testing.TB, addr, series string) float64 {
+	t.Helper()
+	v, ok := metricsOf(t, addr)[series]
+	if !ok {
+		t.Fatalf("series %s not in /metrics", series)
+	}
+	return v
 }

@@ -1,44 +1,18 @@
 package server_test
 
 import (
-	"bufio"
 	"encoding/json"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"wharf/server/servertest"
 )
-
-// scrape returns the value of one metric series from /metrics.
-func scrape(t *testing.T, addr, series string) float64 {
-	t.Helper()
-	resp, err := http.Get("http://" + addr + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if strings.HasPrefix(line, series+" ") {
-			v, err := strconv.ParseFloat(strings.TrimSpace(line[len(series):]), 64)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return v
-		}
-	}
-	t.Fatalf("series %s not found", series)
-	return 0
-}
 
 const opsConfig = `
 [server]
@@ -95,7 +69,7 @@ func TestMetricsLogsAndTransferLog(t *testing.T) {
 	bad.expect("PASS not-the-password", 530)
 
 	servertest.WaitFor(t, 5*time.Second, "transfer metrics", func() bool {
-		return scrape(t, in.Metrics, `wharf_transfers_total{direction="download",result="complete"}`) == 1
+		return metricValue(t, in.Metrics, `wharf_transfers_total{direction="download",result="complete"}`) == 1
 	})
 	for series, want := range map[string]float64{
 		`wharf_logins_total{result="success"}`:                        1,
@@ -108,12 +82,12 @@ func TestMetricsLogsAndTransferLog(t *testing.T) {
 		`wharf_passive_ports_exhausted_total`:                         0,
 		`wharf_bans`:                                                  0,
 	} {
-		if got := scrape(t, in.Metrics, series); got != want {
+		if got := metricValue(t, in.Metrics, series); got != want {
 			t.Errorf("%s = %v, want %v", series, got, want)
 		}
 	}
-	scrape(t, in.Metrics, "go_goroutines")
-	scrape(t, in.Metrics, "process_resident_memory_bytes")
+	metricValue(t, in.Metrics, "go_goroutines")
+	metricValue(t, in.Metrics, "process_resident_memory_bytes")
 
 	// Every log line is one JSON object; the password never appears, PASS is masked.
 	logs := in.Logs.String()
@@ -163,7 +137,7 @@ func TestReloadKeepsSessionsAndRejectsBadFiles(t *testing.T) {
 	if err := in.Rewrite(t, opsConfig+"\n[server]\nbogus = 1\n"); err == nil {
 		t.Fatal("a bad file was accepted")
 	}
-	if got := scrape(t, in.Metrics, "wharf_config_last_reload_successful"); got != 0 {
+	if got := metricValue(t, in.Metrics, "wharf_config_last_reload_successful"); got != 0 {
 		t.Fatalf("last reload successful = %v", got)
 	}
 	login(t, in.Addr, "alice", pass)

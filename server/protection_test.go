@@ -15,11 +15,9 @@ import (
 	"io"
 	"math/big"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -70,51 +68,10 @@ func startProt(t testing.TB, serverKeys, rest string, users ...string) *serverte
 	return servertest.Start(t, protConfig(serverKeys, rest, users...), dirs...)
 }
 
-// protMetrics returns every series of the instance's /metrics, by its name and
-// labels as printed (e.g. `wharf_connections_total{result="accepted"}`).
-func protMetrics(t testing.TB, in *servertest.Instance) map[string]float64 {
-	t.Helper()
-	if in.Metrics == "" {
-		t.Fatal("no metrics listener")
-	}
-	cl := http.Client{Timeout: 10 * time.Second}
-	resp, err := cl.Get("http://" + in.Metrics + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	out := make(map[string]float64)
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		i := strings.LastIndexByte(line, ' ')
-		if i < 0 {
-			continue
-		}
-		v, err := strconv.ParseFloat(line[i+1:], 64)
-		if err != nil {
-			t.Fatalf("metrics line %q: %v", line, err)
-		}
-		out[line[:i]] = v
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
 // protMetric returns one series; a missing series fails the test.
 func protMetric(t testing.TB, in *servertest.Instance, series string) float64 {
 	t.Helper()
-	v, ok := protMetrics(t, in)[series]
-	if !ok {
-		t.Fatalf("metric %s not exported", series)
-	}
-	return v
+	return metricValue(t, in.Metrics, series)
 }
 
 func protWantMetric(t testing.TB, in *servertest.Instance, series string, want float64) {

@@ -15,11 +15,9 @@ import (
 	"io"
 	"math/big"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -225,23 +223,7 @@ func (s *tlsServer) goTLS(maxVersion uint16) *tls.Config {
 // metric returns the value of one series of /metrics.
 func (s *tlsServer) metric(t testing.TB, series string) float64 {
 	t.Helper()
-	resp, err := http.Get("http://" + s.Metrics + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), series+" "); ok {
-			f, err := strconv.ParseFloat(v, 64)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return f
-		}
-	}
-	t.Fatalf("series %s not in /metrics", series)
-	return 0
+	return metricValue(t, s.Metrics, series)
 }
 
 func tlsSeries(mode, result string) string {
