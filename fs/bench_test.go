@@ -28,9 +28,10 @@ func BenchmarkResolve(b *testing.B) {
 
 // BenchmarkDownloadUnlimited sends a 32 MiB file over a real loopback TCP connection the way
 // ftpserverlib does (io.Copy(conn, handle)): unlimited (sendfile, in zero-copy chunks of several
-// sizes, with the stall timeout's deadline set before each) and with a 1 GB/s limit (chunked
-// copies through a buffer, waiting on the bucket). The chunk sizes compare the cost of smaller
-// sendfile steps, which let the stall timeout accept slower clients (see zeroCopyChunk).
+// sizes, with the stall timeout's deadline set before each, or without a stall timeout) and with
+// a 1 GB/s limit (chunked copies through a buffer, waiting on the bucket). The chunk sizes
+// compare the cost of smaller sendfile steps, which let the stall timeout accept slower clients
+// (see zeroCopyChunk).
 func BenchmarkDownloadUnlimited(b *testing.B) {
 	dir := b.TempDir()
 	const size = 32 << 20
@@ -38,18 +39,20 @@ func BenchmarkDownloadUnlimited(b *testing.B) {
 	for _, bc := range []struct {
 		name  string
 		limit Rate
-		chunk int64 // 0: zeroCopyChunk
+		chunk int64         // 0: zeroCopyChunk
+		stall time.Duration // Options.StallTimeout
 	}{
-		{"unlimited", 0, 0},
-		{"unlimited-chunk-4MiB", 0, 4 << 20},
-		{"unlimited-chunk-1MiB", 0, 1 << 20},
-		{"unlimited-chunk-256KiB", 0, 256 << 10},
-		{"limited-1GB/s", 1_000_000_000, 0},
+		{"unlimited", 0, 0, 30 * time.Second},
+		{"unlimited-chunk-4MiB", 0, 4 << 20, 30 * time.Second},
+		{"unlimited-chunk-1MiB", 0, 1 << 20, 30 * time.Second},
+		{"unlimited-chunk-256KiB", 0, 256 << 10, 30 * time.Second},
+		{"unlimited-no-stall-timeout", 0, 0, 0},
+		{"limited-1GB/s", 1_000_000_000, 0, 30 * time.Second},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			tr := newTree(b, []Mount{{Path: "/", Dir: dir, Perm: PermAll}}, Options{
 				DownloadLimits: []*Limiter{NewLimiter(bc.limit)},
-				StallTimeout:   30 * time.Second,
+				StallTimeout:   bc.stall,
 			})
 			client, server := tcpPair(b)
 			drained := make(chan int64, 1)

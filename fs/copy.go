@@ -12,14 +12,17 @@ const (
 	// It is also the unit of the stall timeout on the zero-copy paths: the data connection's
 	// deadline is set before each step, so a whole chunk must move within
 	// Options.StallTimeout. The slowest client that still counts as "moving" is therefore
-	// zeroCopyChunk / StallTimeout: 256 KiB / 30 s, about 8.7 KB/s, with the default
-	// data_timeout (the buffered paths guard each 256 KiB write, or each read, the same way).
-	// BenchmarkDownloadUnlimited measured 4 MiB, 1 MiB and 256 KiB chunks over loopback
-	// within the noise of one another (~2 GB/s, same CPU time per byte), so the smallest won.
-	zeroCopyChunk = 4 << 20
+	// about zeroCopyChunk / StallTimeout: 1 MiB / 30 s, about 35 KB/s, with the default
+	// data_timeout (the buffered paths, TLS, guard each 256 KiB write or each read, and are
+	// more lenient). BenchmarkDownloadUnlimited over loopback (~2.1 GB/s): 1 MiB chunks cost
+	// under 1% next to 4 MiB ones, 256 KiB chunks 2 to 6% (more CPU per byte), hence 1 MiB.
+	zeroCopyChunk = 1 << 20
 	// bufferSize is the size of the pooled copy buffers, used when zero-copy is impossible (TLS,
 	// deflate) and when throttling.
 	bufferSize = 256 << 10
+	// unsentLimit caps the data a download leaves unsent in the socket when a stall timeout
+	// applies (see limitUnsent).
+	unsentLimit = bufferSize
 )
 
 // plan returns the size of the next chunk and whether a limit currently applies: a throttled

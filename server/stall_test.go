@@ -237,14 +237,15 @@ func TestDataConnectionStall(t *testing.T) {
 	})
 
 	t.Run("slow but steady RETR", func(t *testing.T) {
-		// 64 KiB every 100 ms (640 KiB/s) for 3 s: well above the slowest rate
-		// that counts as moving, 256 KiB per data_timeout.
+		// 256 KiB every 100 ms (2.5 MiB/s) for 3 s, through a small receive
+		// buffer: over twice the slowest rate that counts as moving, one 1 MiB
+		// zero-copy chunk per data_timeout (fs.Options.StallTimeout).
 		c := stallLogin(t, in, nil)
-		data := dialData(t, c, 32<<10)
+		data := dialData(t, c, 64<<10)
 		if code, msg := c.cmd("RETR big.bin"); code != 150 {
 			t.Fatalf("RETR: %q", msg)
 		}
-		buf := make([]byte, 64<<10)
+		buf := make([]byte, 256<<10)
 		var got int64
 		tick := time.NewTicker(100 * time.Millisecond)
 		for end := time.Now().Add(3 * time.Second); time.Now().Before(end); {

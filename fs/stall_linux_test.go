@@ -1,0 +1,58 @@
+package fs
+
+import (
+	"net"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// TestLimitUnsent: a guarded download caps the unsent data of its socket, also under a TLS-like
+// wrapper; an upload, or a download without a stall timeout, leaves the socket alone.
+func TestLimitUnsent(t *testing.T) {
+	tests := []struct {
+		name    string
+		wrap    func(net.Conn) any
+		write   bool
+		timeout time.Duration
+		want    int // 0: unchanged
+	}{
+		{"download", func(c net.Conn) any { return c }, true, time.Second, unsentLimit},
+		{"download under TLS", func(c net.Conn) any { return connOnly{c} }, true, time.Second, unsentLimit},
+		{"upload", func(c net.Conn) any { return c }, false, time.Second, 0},
+		{"no stall timeout", func(c net.Conn) any { return c }, true, 0, 0},
+	}
+	for _, tc := range tests {
+		_, server := tcpPair(t)
+		tr := newTree(t, []Mount{{Path: "/", Dir: t.TempDir(), Perm: PermAll}}, Options{StallTimeout: tc.timeout})
+		h := &handle{t: tr}
+		before := notsentLowat(t, server)
+		h.guard(tc.wrap(server), tc.write)
+		got := notsentLowat(t, server)
+		if tc.want == 0 {
+			tc.want = before // unchanged: the system's default
+		}
+		if got != tc.want {
+			t.Errorf("%s: TCP_NOTSENT_LOWAT = %d, want %d", tc.name, got, tc.want)
+		}
+	}
+}
+
+func notsentLowat(t *testing.T, c net.Conn) int {
+	t.Helper()
+	rc, err := c.(*net.TCPConn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		v    int
+		gerr error
+	)
+	if err := rc.Control(func(fd uintptr) {
+		v, gerr = unix.GetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_NOTSENT_LOWAT)
+	}); err != nil || gerr != nil {
+		t.Fatal(err, gerr)
+	}
+	return v
+}
