@@ -806,7 +806,7 @@ func containsIP(ips []net.IP, want string) bool {
 //	               ├─ br0 10.77.0.1 [router] 198.51.100.1 ── 198.51.100.2 client
 //	srv 10.77.0.2 ─┘       DNAT 198.51.100.1:{control, passive} → 10.77.0.2
 //
-// wharf runs in srv (the test binary run again, see TestNetnsServerProcess)
+// wharf runs in srv (the test binary run again, see TestMain)
 // with external_address = the router's outside address.
 const (
 	natPrivateNet  = "10.77.0.0/24"
@@ -820,19 +820,33 @@ const (
 	natServerEnv   = "WHARF_NETNS_SERVER_CONFIG"
 )
 
-// TestNetnsServerProcess is not a test of its own: TestNAT runs the test binary
-// again inside a network namespace with WHARF_NETNS_SERVER_CONFIG naming a
-// configuration file, and this then serves it until stdin closes.
-func TestNetnsServerProcess(t *testing.T) {
-	path := os.Getenv(natServerEnv)
-	if path == "" {
-		t.Skip("helper process of TestNAT (runs only inside its network namespace)")
+// TestMain lets TestNAT run this test binary again inside a network namespace
+// as a wharf server: with WHARF_NETNS_SERVER_CONFIG naming a configuration
+// file, it serves that file until stdin closes, instead of running tests.
+func TestMain(m *testing.M) {
+	if path := os.Getenv(natServerEnv); path != "" {
+		os.Exit(netnsServerProcess(path))
 	}
-	in := servertest.StartFile(t, path, filepath.Dir(path))
-	fmt.Printf("wharf-listening %s\n", in.Addr)
+	os.Exit(m.Run())
+}
+
+func netnsServerProcess(path string) int {
+	logs := &servertest.Buffer{}
+	srv, err := server.New(server.Options{ConfigPath: path, Stdout: logs, Stderr: logs})
+	if err == nil {
+		err = srv.Start()
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "wharf: %v\n", err)
+		return 1
+	}
+	fmt.Printf("wharf-listening %s\n", srv.ControlAddrs()[0])
 	_, _ = io.Copy(io.Discard, os.Stdin) // until TestNAT closes it
-	in.Stop()
-	fmt.Fprintf(os.Stderr, "server log:\n%s", in.Logs.String())
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	srv.Shutdown(ctx)
+	fmt.Fprintf(os.Stderr, "server log:\n%s", logs.String())
+	return 0
 }
 
 // netns runs commands for the NAT test.
@@ -1000,7 +1014,7 @@ local_networks = [%q]
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, "ip", "netns", "exec", ns, self, "-test.run=^TestNetnsServerProcess$", "-test.count=1")
+	cmd := exec.CommandContext(ctx, "ip", "netns", "exec", ns, self)
 	cmd.Env = append(os.Environ(), natServerEnv+"="+config)
 	cmd.WaitDelay = 5 * time.Second
 	stdin, err := cmd.StdinPipe()
