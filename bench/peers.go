@@ -60,14 +60,34 @@ func (e *peerEnv) passiveRange(i int) (int, int) {
 	return first, first + 999
 }
 
-// freePort asks the kernel for a free loopback port.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
+// passiveServers is how many passive ranges freePort keeps clear of: one
+// per server the bench knows.
+const passiveServers = 3
+
+// freePort asks the kernel for a free loopback port outside every server's
+// passive range: the kernel's ephemeral range (32768-60999 on Linux) holds
+// them, and a control port inside a range stops wharf at start ("passive
+// ports overlap listener"). Ports it refuses stay held until it returns, so
+// the kernel never offers the same one twice.
+func (e *peerEnv) freePort() (int, error) {
+	lo, hi := e.portBase, e.portBase+1000*passiveServers-1
+	var held []net.Listener
+	defer func() {
+		for _, l := range held {
+			_ = l.Close()
+		}
+	}()
+	for range 100 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return 0, err
+		}
+		held = append(held, l)
+		if p := l.Addr().(*net.TCPAddr).Port; p < lo || p > hi {
+			return p, nil
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return 0, fmt.Errorf("no free port outside the passive ports %d-%d in 100 tries", lo, hi)
 }
 
 // start runs argv, with its stdout and stderr in a log file, and waits until
@@ -169,7 +189,7 @@ func startWharf(ctx context.Context, env *peerEnv, bin string, idx int) *server 
 		return s
 	}
 	listHash := string(lh)
-	port, err := freePort()
+	port, err := env.freePort()
 	if err != nil {
 		s.skip = err.Error()
 		return s
@@ -241,7 +261,7 @@ func startVsftpd(ctx context.Context, env *peerEnv, idx int) *server {
 		s.skip = "no local user: " + env.userErr
 		return s
 	}
-	port, err := freePort()
+	port, err := env.freePort()
 	if err != nil {
 		s.skip = err.Error()
 		return s
@@ -308,7 +328,7 @@ func startPureFTPd(ctx context.Context, env *peerEnv, bin string, idx int) *serv
 		s.skip = "no local user: " + env.userErr
 		return s
 	}
-	port, err := freePort()
+	port, err := env.freePort()
 	if err != nil {
 		s.skip = err.Error()
 		return s

@@ -210,22 +210,33 @@ func (d *driver) GetTLSConfig() (*tls.Config, error) {
 // PreAuthUser enforces TLS requirements at USER, before any password is sent.
 func (d *driver) PreAuthUser(cc ftpserver.ClientContext, user string) error {
 	st := d.s.state()
-	sess := sessionOf(cc)
-	if !cc.HasTLSForControl() {
-		if st.requireTLSLogin() {
-			d.s.refused(sess, "tls_required", "login without TLS refused", user)
-			return errTLSRequired
-		}
-		if u, ok := st.dir.Lookup(user); ok && u.RequireTLS {
-			d.s.refused(sess, "tls_required", "login without TLS refused for this user", user)
-			return errUserTLSRequired
-		}
-		return nil
+	if err := d.s.tlsLoginRefusal(st, cc, user, "USER"); err != nil {
+		return err
 	}
-	if st.requireTLSData() {
+	if cc.HasTLSForControl() && st.requireTLSData() {
 		return cc.SetTLSRequirement(ftpserver.MandatoryEncryption)
 	}
 	return nil
+}
+
+// tlsLoginRefusal refuses a login on a control connection without TLS when the
+// server ([tls] require) or the user (require_tls) wants TLS; it logs and
+// counts the refusal. It is checked at USER and again at PASS, before any
+// password check, so a password sent in clear is never verified.
+func (s *Server) tlsLoginRefusal(st *state, cc ftpserver.ClientContext, user, command string) error {
+	if cc.HasTLSForControl() {
+		return nil
+	}
+	err := error(nil)
+	if st.requireTLSLogin() {
+		err = errTLSRequired
+	} else if u, ok := st.dir.Lookup(user); ok && u.RequireTLS {
+		err = errUserTLSRequired
+	}
+	if err != nil {
+		s.refused(sessionOf(cc), "tls_required", "login without TLS refused at "+command, user)
+	}
+	return err
 }
 
 // VerifyConnection logs in, at USER and without a password, a user with
@@ -250,17 +261,8 @@ func (d *driver) AuthUser(cc ftpserver.ClientContext, user, pass string) (ftpser
 	s := d.s
 	st := s.state()
 	sess := sessionOf(cc)
-	// PreAuthUser has refused these at USER already; checked again before any
-	// password check, so a password sent in clear is never verified.
-	if !cc.HasTLSForControl() {
-		if st.requireTLSLogin() {
-			s.refused(sess, "tls_required", "password sent without TLS refused", user)
-			return nil, errTLSRequired
-		}
-		if u, ok := st.dir.Lookup(user); ok && u.RequireTLS {
-			s.refused(sess, "tls_required", "password sent without TLS refused for this user", user)
-			return nil, errUserTLSRequired
-		}
+	if err := s.tlsLoginRefusal(st, cc, user, "PASS"); err != nil {
+		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), authTimeout)
 	defer cancel()
