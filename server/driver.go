@@ -281,11 +281,21 @@ func (s *Server) loginFailed(sess *session, user, reason string) {
 	s.autoban.Failure(sess.remote)
 }
 
+// metricReasons maps auth's failure reasons onto label values.
+var metricReasons = map[string]string{
+	auth.ReasonUnknownUser:    "unknown_user",
+	auth.ReasonBadPassword:    "bad_password",
+	auth.ReasonDisabled:       "disabled",
+	auth.ReasonAddress:        "ipfilter",
+	auth.ReasonNoPassword:     "no_password",
+	auth.ReasonMalformedHash:  "bad_hash",
+	auth.ReasonCheckAbandoned: "abandoned",
+}
+
 // metricReason maps a failure reason onto a bounded label value.
 func metricReason(r string) string {
-	switch r {
-	case "unknown user", "bad password", "user disabled", "address not allowed for user", "tls required for user":
-		return r
+	if v, ok := metricReasons[r]; ok {
+		return v
 	}
 	return "other"
 }
