@@ -365,7 +365,7 @@ func (d *driver) WrapPassiveListener(l net.Listener) (net.Listener, error) {
 	return &dataListener{
 		Listener: s.ports.WrapListener(l),
 		onClose: func(c *dataConn) {
-			s.noteHandshakeEnd(tlsModeData, c.tlsState.Load(), s.log)
+			s.noteHandshakeEnd(tlsModeData, c.tlsState.Load(), s.log.With("remote", addrOf(c.RemoteAddr()).String()))
 		},
 	}, nil
 }
