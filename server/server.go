@@ -187,7 +187,11 @@ func (s *Server) Start() error {
 		s.metricsSrv = ms
 	}
 	s.announcer.Start(s.ctx)
-	s.log.Info("passive: "+s.announcer.Describe(), "ports", s.ports.Listen().String(), "announced_ports", s.ports.Announced().String())
+	passiveAttrs := []any{"ports", s.ports.Listen().String()}
+	if !s.ports.Announced().IsZero() {
+		passiveAttrs = append(passiveAttrs, "announced_ports", s.ports.Announced().String())
+	}
+	s.log.Info("passive: "+s.announcer.Describe(), passiveAttrs...)
 	s.log.Info("wharf serving", "listen", s.ControlAddrs(), "implicit", s.ImplicitAddrs(),
 		"tls", tlsVersionName(tlsMin(st)), "users", len(cfg.Users), "config", s.configName())
 	if s.embedded != nil {
