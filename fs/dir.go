@@ -70,23 +70,22 @@ func (t *Tree) readRealDirWith(n node, stat bool) ([]os.FileInfo, error) {
 	if !fi.IsDir() {
 		return nil, &PathError{Path: n.vpath, Err: errNotDir}
 	}
-	des, err := f.ReadDir(-1)
+	// Names first (a directory opened through an os.Root stats every entry
+	// in ReadDir and keeps the result), then one lstat per entry into a
+	// reused buffer, only when the listing shows more than names.
+	names, err := f.Readdirnames(-1)
 	if err != nil {
 		return nil, err
 	}
-	entries := make([]entry, 0, len(des))
-	for _, de := range des {
-		name := de.Name()
+	entries := make([]entry, 0, len(names))
+	st := newEntryStater(f, n.m.root, n.rel)
+	for _, name := range names {
 		if strings.HasPrefix(name, tempPrefix) {
 			continue
 		}
-		e := entry{name: name, mode: de.Type()}
-		if stat {
-			info, err := de.Info()
-			if err != nil {
-				continue // removed since the directory was read
-			}
-			e.size, e.mode, e.mtime = info.Size(), info.Mode(), info.ModTime().UnixNano()
+		e := entry{name: name}
+		if stat && !st.lstat(&e) {
+			continue // removed since the directory was read
 		}
 		entries = append(entries, e)
 	}

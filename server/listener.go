@@ -198,12 +198,16 @@ func (c *dataConn) Write(p []byte) (int, error) {
 	if c.buf == nil {
 		c.buf = make([]byte, 0, dataBufSize)
 	}
-	c.buf = append(c.buf, p...)
-	if c.timer == nil {
-		c.timer = time.AfterFunc(flushDelay, c.delayedFlush)
-	} else {
-		c.timer.Reset(flushDelay)
+	// The first byte into an empty buffer starts the flush timer; later small
+	// writes ride along (no timer work per listing line).
+	if len(c.buf) == 0 {
+		if c.timer == nil {
+			c.timer = time.AfterFunc(flushDelay, c.delayedFlush)
+		} else {
+			c.timer.Reset(flushDelay)
+		}
 	}
+	c.buf = append(c.buf, p...)
 	return len(p), nil
 }
 
