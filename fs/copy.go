@@ -149,7 +149,7 @@ func (h *handle) ReadFrom(r io.Reader) (int64, error) {
 		case !limited:
 			buf, put := h.buffer()
 			lr := &io.LimitedReader{R: gr, N: h.zeroCopyChunk}
-			n, err = io.CopyBuffer(writerOnly{h.f}, lr, *buf)
+			n, err = fillCopy(h.f, lr, *buf)
 			put()
 			eof = lr.N > 0
 		default:
@@ -241,5 +241,26 @@ func (h *handle) Write(p []byte) (int, error) {
 	}
 }
 
-// writerOnly hides the ReadFrom method of an *os.File, so that io.CopyBuffer uses its buffer.
-type writerOnly struct{ io.Writer }
+// fillCopy copies src to dst, filling buf before each write: a TLS connection
+// reads one record (16 KiB at most) at a time, and a write per record costs
+// more system calls than the disk needs.
+func fillCopy(dst io.Writer, src io.Reader, buf []byte) (int64, error) {
+	var total int64
+	for {
+		n, rerr := io.ReadFull(src, buf)
+		if n > 0 {
+			w, werr := dst.Write(buf[:n])
+			total += int64(w)
+			if werr != nil {
+				return total, werr
+			}
+		}
+		switch rerr {
+		case nil:
+		case io.EOF, io.ErrUnexpectedEOF:
+			return total, nil
+		default:
+			return total, rerr
+		}
+	}
+}
