@@ -366,7 +366,7 @@ ipfilter = { allow = ["127.0.0.1"] }
 		}
 	}
 	protWantMetric(t, in, pmLoginsFailed, failures)
-	protWantMetric(t, in, `wharf_login_failures_total{reason="address not allowed for user"}`, 3)
+	protWantMetric(t, in, `wharf_login_failures_total{reason="ipfilter"}`, 3)
 	protWantLog(t, in, "login failed", "remote=127.0.0.2", "user=bob", "address not allowed for user")
 }
 
