@@ -60,6 +60,22 @@ func (e *peerEnv) passiveRange(i int) (int, int) {
 	return first, first + 999
 }
 
+// peerPort gives a peer (which needs a local user) its control port and
+// address; when it cannot run, it says why in s.skip and returns false.
+func (e *peerEnv) peerPort(s *server) (int, bool) {
+	if e.user == "" {
+		s.skip = "no local user: " + e.userErr
+		return 0, false
+	}
+	port, err := e.freePort()
+	if err != nil {
+		s.skip = err.Error()
+		return 0, false
+	}
+	s.addr = fmt.Sprintf("127.0.0.1:%d", port)
+	return port, true
+}
+
 // passiveServers is how many passive ranges freePort keeps clear of: one
 // per server the bench knows.
 const passiveServers = 3
@@ -257,16 +273,10 @@ func startVsftpd(ctx context.Context, env *peerEnv, idx int) *server {
 		bin = "/usr/sbin/vsftpd"
 	}
 	s.version = "vsftpd " + debVersion(ctx, "vsftpd")
-	if env.user == "" {
-		s.skip = "no local user: " + env.userErr
+	port, ok := env.peerPort(s)
+	if !ok {
 		return s
 	}
-	port, err := env.freePort()
-	if err != nil {
-		s.skip = err.Error()
-		return s
-	}
-	s.addr = fmt.Sprintf("127.0.0.1:%d", port)
 	lo, hi := env.passiveRange(idx)
 	empty := filepath.Join(env.work, "vsftpd-empty")
 	_ = os.MkdirAll(empty, 0o755)
@@ -324,16 +334,10 @@ func startPureFTPd(ctx context.Context, env *peerEnv, bin string, idx int) *serv
 	help, _ := exec.CommandContext(ctx, bin, "--help").CombinedOutput()
 	s.version, _, _ = strings.Cut(string(help), "\n")
 	s.version = strings.TrimSpace(s.version)
-	if env.user == "" {
-		s.skip = "no local user: " + env.userErr
+	port, ok := env.peerPort(s)
+	if !ok {
 		return s
 	}
-	port, err := env.freePort()
-	if err != nil {
-		s.skip = err.Error()
-		return s
-	}
-	s.addr = fmt.Sprintf("127.0.0.1:%d", port)
 	lo, hi := env.passiveRange(idx)
 	argv := []string{bin,
 		"-S", fmt.Sprintf("127.0.0.1,%d", port),

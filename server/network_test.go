@@ -590,20 +590,8 @@ func TestForeignDataConnections(t *testing.T) {
 		for _, mk := range []func(net.Listener) string{portCommand, eprtCommand} {
 			foreign := listenOn(t, "127.0.0.2")
 			c.expect(mk(foreign), 200)
-			c.send("RETR hello.txt")
-			conn := acceptOne(foreign, 5*time.Second)
-			if conn == nil {
-				t.Fatal("the server did not connect to the foreign address")
-			}
-			if code, msg := c.read(); code != 150 && code != 125 {
-				t.Fatalf("RETR to a foreign address: %q", msg)
-			}
-			if got := readAll(t, conn); got != "hello from wharf\n" {
+			if got := activeRetr(t, c, foreign, "hello.txt"); got != "hello from wharf\n" {
 				t.Fatalf("foreign active RETR: %q", got)
-			}
-			conn.Close()
-			if code, msg := c.read(); code != 226 {
-				t.Fatalf("foreign active RETR: end of transfer %q", msg)
 			}
 		}
 		_, port := passivePort(t, c, "PASV")
@@ -654,20 +642,8 @@ func TestIPv6(t *testing.T) {
 	}
 	back := listenOn(t, "::1")
 	c.expect(eprtCommand(back), 200)
-	c.send("RETR hello.txt")
-	conn := acceptOne(back, 5*time.Second)
-	if conn == nil {
-		t.Fatal("EPRT |2|::1|...|: the server did not connect")
-	}
-	if code, msg := c.read(); code != 150 && code != 125 {
-		t.Fatalf("RETR over EPRT: %q", msg)
-	}
-	if got := readAll(t, conn); got != "hello from wharf\n" {
+	if got := activeRetr(t, c, back, "hello.txt"); got != "hello from wharf\n" {
 		t.Fatalf("RETR over EPRT: %q", got)
-	}
-	conn.Close()
-	if code, msg := c.read(); code != 226 {
-		t.Fatalf("RETR over EPRT: end of transfer %q", msg)
 	}
 	quit(c)
 
@@ -1094,4 +1070,24 @@ external_address_url = "ftp://robot:hunter2@ip.example.com/"
 	if strings.Contains(err.Error()+out.String(), "hunter2") {
 		t.Fatalf("check printed the URL's password: %v", err)
 	}
+}
+
+// activeRetr sends RETR name after a PORT/EPRT pointing at l, accepts the
+// server's data connection, and returns what arrived on it.
+func activeRetr(t *testing.T, c *rawConn, l net.Listener, name string) string {
+	t.Helper()
+	c.send("RETR " + name)
+	conn := acceptOne(l, 5*time.Second)
+	if conn == nil {
+		t.Fatal("the server did not connect to the PORT/EPRT address")
+	}
+	if code, msg := c.read(); code != 150 && code != 125 {
+		t.Fatalf("RETR in active mode: %q", msg)
+	}
+	got := readAll(t, conn)
+	conn.Close()
+	if code, msg := c.read(); code != 226 {
+		t.Fatalf("RETR in active mode: end of transfer %q", msg)
+	}
+	return got
 }
