@@ -170,7 +170,7 @@ type dataConn struct {
 
 const (
 	dataBufSize     = 64 << 10
-	dataPassThrough = 8 << 10 // writes at least this large go out at once
+	dataPassThrough = 32 << 10 // writes at least this large go out at once (16 KiB TLS records are batched)
 	flushDelay      = 2 * time.Millisecond
 	closeFlushLimit = 5 * time.Second
 )
