@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -162,9 +161,3 @@ func startMetricsServer(addr string, m *metrics, healthy func() bool, log *slog.
 func (ms *metricsServer) Addr() string { return ms.ln.Addr().String() }
 
 func (ms *metricsServer) Close(ctx context.Context) error { return ms.srv.Shutdown(ctx) }
-
-// counter is a tiny atomic gauge backing for GaugeFuncs.
-type counter struct{ n atomic.Int64 }
-
-func (c *counter) add(d int64)    { c.n.Add(d) }
-func (c *counter) value() float64 { return float64(c.n.Load()) }

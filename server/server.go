@@ -60,7 +60,6 @@ type Server struct {
 	pending    sync.Map // connKey → *controlConn, until ClientConnected claims it
 	byID       sync.Map // session id → *session
 	active     atomic.Int64
-	sessionSeq atomic.Uint64
 	stopping   atomic.Bool
 	reloadMu   sync.Mutex
 	banSaveMu  sync.Mutex

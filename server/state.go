@@ -2,7 +2,6 @@ package server
 
 import (
 	"crypto/tls"
-	"fmt"
 	"net/netip"
 
 	"wharf/auth"
@@ -167,8 +166,4 @@ func (s *Server) applyLimits(st *state) {
 		pair[0].SetRate(a.limits.Download)
 		pair[1].SetRate(a.limits.Upload)
 	}
-}
-
-func describeListeners(cfg *config.Config) string {
-	return fmt.Sprintf("%v implicit=%v metrics=%q passive=%s", cfg.Server.Listen, cfg.TLS.ImplicitListen, cfg.Metrics.Listen, cfg.Passive.Ports)
 }
