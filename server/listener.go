@@ -62,7 +62,6 @@ type gate struct {
 	s       *Server
 	mode    string // tlsModeExplicit or tlsModeImplicit
 	refuseN atomic.Int32
-	closed  atomic.Bool
 }
 
 func (g *gate) Accept() (net.Conn, error) {
@@ -88,11 +87,6 @@ func (g *gate) Accept() (net.Conn, error) {
 		}
 		return cc, nil
 	}
-}
-
-func (g *gate) Close() error {
-	g.closed.Store(true)
-	return g.Listener.Close()
 }
 
 // refuse answers 421 with a reason and closes, without blocking the accept loop.
