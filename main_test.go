@@ -347,3 +347,30 @@ func TestSignals(t *testing.T) {
 		t.Errorf("the stop log does not say it waited for the transfer:\n%s", d.stderr.String())
 	}
 }
+
+// TestHealthCommand: `wharf health` (the container health check) answers 0
+// while wharf serves and 1 when nothing answers.
+func TestHealthCommand(t *testing.T) {
+	dir := t.TempDir()
+	os.Mkdir(filepath.Join(dir, "data"), 0o755)
+	cfg := writeConfig(t, dir, signalConfig+"\n[metrics]\nlisten = \"127.0.0.1:0\"\n")
+	d := startDaemon(t, cfg)
+	re := regexp.MustCompile(`msg="metrics listening" [^\n]*address=(\S+)`)
+	var addr string
+	servertest.WaitFor(t, 10*time.Second, "the metrics listener", func() bool {
+		m := re.FindStringSubmatch(d.stderr.String())
+		if m != nil {
+			addr = m[1]
+		}
+		return m != nil
+	})
+	out, _, code := runWharf(t, "", "health", "--url", "http://"+addr+"/healthz")
+	if code != 0 || strings.TrimSpace(out) != "ok" {
+		t.Fatalf("health while serving: exit %d %q", code, out)
+	}
+	d.signal(t, syscall.SIGTERM)
+	<-d.done
+	if _, _, code := runWharf(t, "", "health", "--url", "http://"+addr+"/healthz"); code != 1 {
+		t.Fatalf("health after stop: exit %d, want 1", code)
+	}
+}
