@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -36,26 +35,8 @@ func inProcess(tb testing.TB, o *options) (*runner, *server) {
 		tb.Fatal(err)
 	}
 	first := servertest.FreePortRange(tb, 1000)
-	conf := fmt.Sprintf(`[server]
-listen = ["127.0.0.1:0"]
-max_connections = 0
-max_connections_per_ip = 0
-[passive]
-ports = "%d-%d"
-[tls]
-certificate = %q
-key = %q
-[autoban]
-enabled = false
-[log]
-level = "warn"
-[users.bench]
-password = %q
-[[users.bench.folders]]
-mount = "/"
-path = %q
-permissions = ["*"]
-`, first, first+999, env.cert, env.key, servertest.Hash(), env.data)
+	conf := wharfConfig("127.0.0.1:0", first, first+999, env.cert, env.key, env.data, "warn",
+		wharfUser{"bench", servertest.Hash(), `"*"`})
 	path := filepath.Join(work, "wharf.toml")
 	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
 		tb.Fatal(err)

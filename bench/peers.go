@@ -212,38 +212,9 @@ func startWharf(ctx context.Context, env *peerEnv, bin string, idx int) *server 
 	}
 	s.addr = fmt.Sprintf("127.0.0.1:%d", port)
 	lo, hi := env.passiveRange(idx)
-	conf := fmt.Sprintf(`[server]
-listen = [%q]
-max_connections = 0
-max_connections_per_ip = 0
-
-[passive]
-ports = "%d-%d"
-
-[tls]
-certificate = %q
-key = %q
-
-[autoban]
-enabled = false
-
-[users.%s]
-password = %q
-
-[[users.%s.folders]]
-mount = "/"
-path = %q
-permissions = ["*"]
-
-[users.%s]
-password = %q
-
-[[users.%s.folders]]
-mount = "/"
-path = %q
-permissions = ["list", "read"]
-`, s.addr, lo, hi, env.cert, env.key, s.user, strings.TrimSpace(string(h)), s.user, env.data,
-		s.listUser, listHash, s.listUser, env.data)
+	conf := wharfConfig(s.addr, lo, hi, env.cert, env.key, env.data, "info",
+		wharfUser{s.user, strings.TrimSpace(string(h)), `"*"`},
+		wharfUser{s.listUser, listHash, `"list", "read"`})
 	path := filepath.Join(env.work, "wharf.toml")
 	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
 		s.skip = err.Error()
@@ -402,4 +373,43 @@ func debVersion(ctx context.Context, pkg string) string {
 		return "?"
 	}
 	return string(out)
+}
+
+// wharfUser is one user of the benchmark's wharf configuration.
+type wharfUser struct{ name, hash, perms string }
+
+// wharfConfig is the configuration every benchmark run of wharf uses: limits
+// and autoban off, one passive range, TLS, and users sharing the data folder.
+func wharfConfig(listen string, lo, hi int, cert, key, data, level string, users ...wharfUser) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, `[server]
+listen = [%q]
+max_connections = 0
+max_connections_per_ip = 0
+
+[passive]
+ports = "%d-%d"
+
+[tls]
+certificate = %q
+key = %q
+
+[autoban]
+enabled = false
+
+[log]
+level = %q
+`, listen, lo, hi, cert, key, level)
+	for _, u := range users {
+		fmt.Fprintf(&b, `
+[users.%s]
+password = %q
+
+[[users.%s.folders]]
+mount = "/"
+path = %q
+permissions = [%s]
+`, u.name, u.hash, u.name, data, u.perms)
+	}
+	return b.String()
 }
