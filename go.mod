@@ -1,4 +1,4 @@
-module wharf
+module github.com/wharf-ftp/wharf
 
 go 1.26.0
 

@@ -16,9 +16,9 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"wharf/auth"
-	"wharf/server"
-	"wharf/server/config"
+	"github.com/wharf-ftp/wharf/auth"
+	"github.com/wharf-ftp/wharf/server"
+	"github.com/wharf-ftp/wharf/server/config"
 )
 
 // Exit codes.

@@ -17,8 +17,8 @@ import (
 
 	"github.com/jlaffaye/ftp"
 
-	"wharf/auth"
-	"wharf/server/servertest"
+	"github.com/wharf-ftp/wharf/auth"
+	"github.com/wharf-ftp/wharf/server/servertest"
 )
 
 // The test binary doubles as wharf: with WHARF_RUN_MAIN=1 it runs the command

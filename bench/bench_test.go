@@ -9,7 +9,7 @@ import (
 	"syscall"
 	"testing"
 
-	"wharf/server/servertest"
+	"github.com/wharf-ftp/wharf/server/servertest"
 )
 
 // inProcess starts wharf inside the test binary (so that -cpuprofile and

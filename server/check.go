@@ -8,8 +8,8 @@ import (
 	"net/netip"
 	"time"
 
-	"wharf/passive"
-	"wharf/server/config"
+	"github.com/wharf-ftp/wharf/passive"
+	"github.com/wharf-ftp/wharf/server/config"
 )
 
 // CheckOptions are the inputs of `wharf check`.

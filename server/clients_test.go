@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"wharf/server/servertest"
+	"github.com/wharf-ftp/wharf/server/servertest"
 )
 
 // runTool runs a client program with a deadline and returns its combined output.

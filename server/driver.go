@@ -14,8 +14,8 @@ import (
 
 	ftpserver "github.com/fclairamb/ftpserverlib"
 
-	"wharf/auth"
-	"wharf/fs"
+	"github.com/wharf-ftp/wharf/auth"
+	"github.com/wharf-ftp/wharf/fs"
 )
 
 // The driver is ftpserverlib's MainDriver for one control listener.

@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"strings"
 
-	"wharf/auth"
+	"github.com/wharf-ftp/wharf/auth"
 )
 
 // The embedded default: what `wharf` serves with no --config. It is ordinary

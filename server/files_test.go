@@ -17,7 +17,7 @@ import (
 
 	"github.com/jlaffaye/ftp"
 
-	"wharf/server/servertest"
+	"github.com/wharf-ftp/wharf/server/servertest"
 )
 
 func TestGoClientRoundTrip(t *testing.T) {
@@ -112,7 +112,7 @@ func TestGreetingRevealsNothing(t *testing.T) {
 	_, syst := c.cmd("SYST")
 	for _, s := range []string{feat, syst} {
 		low := strings.ToLower(s)
-		for _, leak := range []string{"ftpserverlib", "golang", "go1", "version", "wharf/"} {
+		for _, leak := range []string{"ftpserverlib", "golang", "go1", "version", "github.com/wharf-ftp/wharf/"} {
 			if strings.Contains(low, leak) {
 				t.Errorf("reply %q reveals %q", s, leak)
 			}

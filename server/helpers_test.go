@@ -17,7 +17,7 @@ import (
 
 	"github.com/jlaffaye/ftp"
 
-	"wharf/server/servertest"
+	"github.com/wharf-ftp/wharf/server/servertest"
 )
 
 const pass = servertest.Password

@@ -18,8 +18,8 @@ import (
 	"testing"
 	"time"
 
-	"wharf/server"
-	"wharf/server/servertest"
+	"github.com/wharf-ftp/wharf/server"
+	"github.com/wharf-ftp/wharf/server/servertest"
 )
 
 // netUser is alice, with every permission on {{dir}}/alice.

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"wharf/server/servertest"
+	"github.com/wharf-ftp/wharf/server/servertest"
 )
 
 const opsConfig = `

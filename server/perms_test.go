@@ -11,7 +11,7 @@ import (
 
 	"github.com/jlaffaye/ftp"
 
-	"wharf/server/servertest"
+	"github.com/wharf-ftp/wharf/server/servertest"
 )
 
 // permCase runs the commands one permission allows, on a fresh fixture.

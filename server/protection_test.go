@@ -26,7 +26,7 @@ import (
 
 	"github.com/jlaffaye/ftp"
 
-	"wharf/server/servertest"
+	"github.com/wharf-ftp/wharf/server/servertest"
 )
 
 // The second client address: Linux routes all of 127.0.0.0/8 to the loopback

@@ -19,10 +19,10 @@ import (
 
 	ftpserver "github.com/fclairamb/ftpserverlib"
 
-	"wharf/auth"
-	"wharf/fs"
-	"wharf/passive"
-	"wharf/server/config"
+	"github.com/wharf-ftp/wharf/auth"
+	"github.com/wharf-ftp/wharf/fs"
+	"github.com/wharf-ftp/wharf/passive"
+	"github.com/wharf-ftp/wharf/server/config"
 )
 
 // Options says where the configuration comes from and where output goes.

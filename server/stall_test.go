@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"wharf/server/servertest"
+	"github.com/wharf-ftp/wharf/server/servertest"
 )
 
 // stallConfig has data_timeout = "1s", metrics, explicit FTPS with the

@@ -4,10 +4,10 @@ import (
 	"crypto/tls"
 	"net/netip"
 
-	"wharf/auth"
-	"wharf/fs"
-	"wharf/passive"
-	"wharf/server/config"
+	"github.com/wharf-ftp/wharf/auth"
+	"github.com/wharf-ftp/wharf/fs"
+	"github.com/wharf-ftp/wharf/passive"
+	"github.com/wharf-ftp/wharf/server/config"
 )
 
 // state is everything built from one configuration file. The server holds the

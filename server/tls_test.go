@@ -24,7 +24,7 @@ import (
 
 	"github.com/jlaffaye/ftp"
 
-	"wharf/server/servertest"
+	"github.com/wharf-ftp/wharf/server/servertest"
 )
 
 // ---- a throw-away PKI ----

@@ -9,8 +9,8 @@ import (
 	"time"
 	"unicode"
 
-	"wharf/auth"
-	"wharf/fs"
+	"github.com/wharf-ftp/wharf/auth"
+	"github.com/wharf-ftp/wharf/fs"
 )
 
 // xferLog writes the transfer log in the xferlog format of wu-ftpd, ProFTPD and

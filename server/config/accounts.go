@@ -7,8 +7,8 @@ import (
 	"strconv"
 	"strings"
 
-	"wharf/auth"
-	"wharf/fs"
+	"github.com/wharf-ftp/wharf/auth"
+	"github.com/wharf-ftp/wharf/fs"
 )
 
 // defaultFolderPerm applies to a folder that sets no permissions and whose

@@ -13,8 +13,8 @@ import (
 	"net/netip"
 	"time"
 
-	"wharf/fs"
-	"wharf/passive"
+	"github.com/wharf-ftp/wharf/fs"
+	"github.com/wharf-ftp/wharf/passive"
 )
 
 // Config is a complete, validated configuration.

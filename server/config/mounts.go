@@ -3,7 +3,7 @@ package config
 import (
 	"sort"
 
-	"wharf/fs"
+	"github.com/wharf-ftp/wharf/fs"
 )
 
 // Mounts returns u's mount table: the union of its groups' folders and its

@@ -5,7 +5,7 @@ import (
 	"reflect"
 	"testing"
 
-	"wharf/fs"
+	"github.com/wharf-ftp/wharf/fs"
 )
 
 // accountsDoc has overlapping mounts: alice's own "/" wins over both groups',

@@ -5,8 +5,8 @@ import (
 	"net/url"
 	"strings"
 
-	"wharf/auth"
-	"wharf/passive"
+	"github.com/wharf-ftp/wharf/auth"
+	"github.com/wharf-ftp/wharf/passive"
 )
 
 // passive reads [passive] and its [[passive.overrides]].

@@ -5,8 +5,8 @@ import (
 	"log/slog"
 	"net/netip"
 
-	"wharf/auth"
-	"wharf/fs"
+	"github.com/wharf-ftp/wharf/auth"
+	"github.com/wharf-ftp/wharf/fs"
 )
 
 // Values of TLS.Require.

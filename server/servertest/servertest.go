@@ -16,8 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"wharf/auth"
-	"wharf/server"
+	"github.com/wharf-ftp/wharf/auth"
+	"github.com/wharf-ftp/wharf/server"
 )
 
 // Instance is a running server.
