@@ -132,7 +132,7 @@ func check(args []string, stdout, stderr io.Writer) int {
 		}
 		return exitBadUsage
 	}
-	err := server.Check(server.CheckOptions{ConfigPath: *configPath, Client: *client, SkipPathChecks: *skip}, stdout)
+	err := server.Check(server.CheckOptions{ConfigPath: *configPath, Client: *client, SkipPathChecks: *skip, Warnings: stderr}, stdout)
 	if err != nil {
 		printConfigErrors(stderr, err)
 		return exitFailure

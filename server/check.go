@@ -17,6 +17,7 @@ type CheckOptions struct {
 	ConfigPath     string
 	Client         string // optional client address: print what PASV would announce to it
 	SkipPathChecks bool
+	Warnings       io.Writer // where the file's warnings go (FILE:LINE: warning: ...); nil = w
 }
 
 // Check validates a configuration file without serving. It prints a summary,
@@ -26,6 +27,13 @@ func Check(o CheckOptions, w io.Writer) error {
 	cfg, err := config.Load(o.ConfigPath, config.Options{SkipPathChecks: o.SkipPathChecks})
 	if err != nil {
 		return err
+	}
+	warn := o.Warnings
+	if warn == nil {
+		warn = w
+	}
+	for _, e := range cfg.Warnings {
+		fmt.Fprintln(warn, e.Error())
 	}
 	var client netip.Addr
 	if o.Client != "" {

@@ -103,6 +103,7 @@ func New(opts Options) (*Server, error) {
 	s.logLevel = new(slog.LevelVar)
 	s.logLevel.Set(cfg.Log.Level)
 	s.log = newLogger(opts.Stderr, cfg.Log.Format, s.logLevel)
+	logWarnings(s.log, cfg)
 
 	s.verifier = auth.NewVerifier(0, 0, 0)
 	s.userSess = auth.NewSessions()
@@ -304,6 +305,7 @@ func (s *Server) Reload() error {
 		s.log.Error("configuration unchanged: the running configuration stays")
 		return err
 	}
+	logWarnings(s.log, cfg)
 	old := s.state()
 	s.cur.Store(st)
 	s.logLevel.Set(cfg.Log.Level)
@@ -318,6 +320,13 @@ func (s *Server) Reload() error {
 	s.metrics.reloadTimestamp.SetToCurrentTime()
 	s.log.Info("configuration reloaded", "users", len(cfg.Users), "tls", tlsVersionName(tlsMin(st)))
 	return nil
+}
+
+// logWarnings logs the warnings of a configuration file, as check prints them.
+func logWarnings(log *slog.Logger, cfg *config.Config) {
+	for _, w := range cfg.Warnings {
+		log.Warn("configuration " + w.Error())
+	}
 }
 
 // noteRestartNeeded logs settings that a reload cannot change.

@@ -175,7 +175,27 @@ func (c *checker) folder(t *table, perm fs.Perm) (Folder, bool) {
 		ok = false
 	}
 	isString := t.str("path", &f.Path)
+	if t.str("store", &f.Store) {
+		switch {
+		case f.Store == "":
+			c.keyErrorf(t.loc("store"), "must not be empty")
+			ok = false
+		case !c.stores[f.Store]:
+			c.keyErrorf(t.loc("store"), "names unknown store %q (define it as [stores.%s])", f.Store, f.Store)
+			ok = false
+		}
+	}
 	switch {
+	case f.Store != "":
+		// path is the key prefix inside the store; "" or absent = the store's own prefix
+		if isString {
+			prefix, msg := keyPrefix(f.Path)
+			if msg != "" {
+				c.keyErrorf(t.loc("path"), "%q %s", f.Path, msg)
+				ok = false
+			}
+			f.Path = prefix
+		}
 	case !t.has("path"):
 		c.errorf(t.at, "a folder needs a path")
 		ok = false
@@ -192,6 +212,9 @@ func (c *checker) folder(t *table, perm fs.Perm) (Folder, bool) {
 	}
 	if p, set := c.permissions(t); set {
 		f.Perm = p
+	}
+	if qt := t.sub("quota"); qt != nil {
+		c.quota(qt, &f.Quota)
 	}
 	t.finish()
 	return f, ok

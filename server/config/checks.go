@@ -10,6 +10,7 @@ func at(names ...string) loc { return loc(nil).keys(names) }
 func (c *checker) crossChecks(cfg *Config) {
 	c.tlsChecks(cfg)
 	c.listenerChecks(cfg)
+	c.adminChecks(cfg)
 	if anon, ok := cfg.Users["anonymous"]; ok && anon.Anonymous {
 		if _, clash := cfg.Users["ftp"]; clash {
 			c.errorf(at("users", "ftp"), "user \"ftp\" clashes with the anonymous login (\"ftp\" logs in as \"anonymous\")")
@@ -91,6 +92,9 @@ func (c *checker) listenerChecks(cfg *Config) {
 	add(at("tls", "implicit_listen"), cfg.TLS.ImplicitListen...)
 	if cfg.Metrics.Listen != "" {
 		add(at("metrics", "listen"), cfg.Metrics.Listen)
+	}
+	if cfg.Admin.Listen != "" && cfg.Admin.Socket() == "" {
+		add(at("admin", "listen"), cfg.Admin.Listen)
 	}
 	for i, a := range all {
 		for _, b := range all[:i] {

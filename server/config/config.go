@@ -11,8 +11,11 @@ import (
 	"crypto/tls"
 	"log/slog"
 	"net/netip"
+	"os"
+	"strings"
 	"time"
 
+	"github.com/wharf-ftp/wharf/events"
 	"github.com/wharf-ftp/wharf/fs"
 	"github.com/wharf-ftp/wharf/passive"
 )
@@ -28,9 +31,18 @@ type Config struct {
 	IPFilter IPFilter
 	Autoban  Autoban
 	Metrics  Metrics
+	Admin    Admin
+	Proxy    ProxyProtocol
+	Cluster  Cluster
 	Log      Log
+	Hooks    []Hook
+	Stores   map[string]*Store
 	Groups   map[string]*Group
 	Users    map[string]*User
+
+	// Warnings are problems that do not stop the file from loading (an inline
+	// secret, say): `check` prints them, `serve` logs them.
+	Warnings Errors
 }
 
 // Server is the [server] table.
@@ -55,6 +67,7 @@ type TLS struct {
 	SessionReuse     string   // "none" | "required"
 	ClientCA         string   // PEM bundle file, "" = none
 	ClientAuth       string   // "none" | "request" | "require"
+	StrictUploadEOF  bool     // a TLS upload must end with the client's close_notify
 }
 
 // Enabled reports whether FTPS is configured (a certificate is set).
@@ -72,7 +85,12 @@ type Passive struct {
 }
 
 // Active is the [active] table.
-type Active struct{ Enabled, AllowForeign bool }
+type Active struct {
+	Enabled, AllowForeign bool
+	// UseControlAddress: a PORT/EPRT naming a private address connects to the
+	// control connection's address with that port instead.
+	UseControlAddress bool
+}
 
 // Limits are transfer rate caps, per direction; 0 = no cap.
 type Limits struct{ Download, Upload fs.Rate }
@@ -99,6 +117,89 @@ type Metrics struct {
 	Listen string // host:port, "" = off
 }
 
+// Admin is the [admin] table: the admin API and status page.
+type Admin struct {
+	Listen string // "unix:/path", "host:port", "" = off
+	TLS    bool   // HTTPS with the [tls] certificate (TCP only)
+	Users  map[string]*AdminUser
+}
+
+// Socket returns the path of a unix socket listener, or "" for TCP or off.
+func (a Admin) Socket() string {
+	p, _ := strings.CutPrefix(a.Listen, unixPrefix)
+	if p == a.Listen {
+		return ""
+	}
+	return p
+}
+
+// Admin roles.
+const (
+	RoleAdmin  = "admin"  // everything
+	RoleViewer = "viewer" // reads only
+)
+
+// AdminUser is one [admin.users.NAME] table.
+type AdminUser struct {
+	Name     string
+	Password string // validated hash
+	Role     string // RoleAdmin | RoleViewer
+}
+
+// ProxyProtocol is the [proxy_protocol] table.
+type ProxyProtocol struct {
+	Trusted []netip.Prefix // load balancers: their connections must open with a PROXY header
+	Timeout time.Duration  // for the header to arrive
+}
+
+// Cluster is the [cluster] table.
+type Cluster struct {
+	Redis string // "redis://..." or "rediss://...", "" = this node alone
+	Node  string // this node's name; "" = the host name (see NodeName)
+}
+
+// NodeName returns Node, or the host name when Node is empty.
+func (c Cluster) NodeName() string {
+	if c.Node != "" {
+		return c.Node
+	}
+	if h, err := os.Hostname(); err == nil && h != "" {
+		return h
+	}
+	return "wharf"
+}
+
+// Hook is one [[hooks]] entry: a command or a URL run for some events.
+type Hook struct {
+	Events     []events.Kind
+	Command    []string // argv; the event JSON on stdin
+	URL        string   // or: POST the event JSON here
+	Timeout    time.Duration
+	MaxRunning int // of this hook at once
+	Line       int // line of its [[hooks]] header, 0 if unknown
+}
+
+// Store is one [stores.NAME] table: an S3-compatible object store.
+type Store struct {
+	Name          string
+	Type          string // "s3"
+	Endpoint      string // http(s) URL
+	Region        string
+	Bucket        string
+	Prefix        string // key prefix inside the bucket, "" or ending in "/"
+	AccessKey     string
+	SecretKey     string // from SecretKeyFile (trimmed), or inline
+	SecretKeyFile string
+	PathStyle     bool
+	Line          int // line of its [stores.NAME] header
+}
+
+// Quota caps a folder: bytes and files below its mount point; 0 = no cap.
+type Quota struct {
+	Size  fs.Size
+	Files int64
+}
+
 // Log is the [log] table.
 type Log struct {
 	Level       slog.Level
@@ -112,9 +213,11 @@ type RateOverride struct{ Download, Upload *fs.Rate }
 // Folder is one mounted directory of a group or a user.
 type Folder struct {
 	Mount string  // virtual path: absolute, cleaned
-	Path  string  // real directory, absolute
+	Path  string  // real directory, absolute; with Store, the key prefix inside the store ("" or ending in "/")
+	Store string  // name of a [stores.NAME] the folder lives in; "" = a local directory
 	Perm  fs.Perm // effective: the folder's own, else its group's, else list+read
-	Line  int     // line of its [[...folders]] header, 0 if unknown
+	Quota Quota
+	Line  int // line of its [[...folders]] header, 0 if unknown
 }
 
 // Group is one [groups.NAME] table.
@@ -158,10 +261,11 @@ func Default() *Config {
 			CompressionLevel:    0,
 		},
 		TLS: TLS{
-			Require:      requireNone,
-			MinVersion:   tls.VersionTLS12,
-			SessionReuse: "required",
-			ClientAuth:   "none",
+			Require:         requireNone,
+			MinVersion:      tls.VersionTLS12,
+			SessionReuse:    "required",
+			ClientAuth:      "none",
+			StrictUploadEOF: true,
 		},
 		Passive: Passive{
 			Ports:                  passive.PortRange{First: 50000, Last: 50099},
@@ -177,7 +281,10 @@ func Default() *Config {
 			Ban:      time.Hour,
 			Exempt:   prefixes("127.0.0.0/8", "::1/128"),
 		},
+		Admin:  Admin{Users: map[string]*AdminUser{}},
+		Proxy:  ProxyProtocol{Timeout: 5 * time.Second},
 		Log:    Log{Level: slog.LevelInfo, Format: "text"},
+		Stores: map[string]*Store{},
 		Groups: map[string]*Group{},
 		Users:  map[string]*User{},
 	}

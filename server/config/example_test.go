@@ -37,6 +37,7 @@ func TestExampleShowsDefaults(t *testing.T) {
 	def := Default()
 	cfg.TLS.Certificate, cfg.TLS.Key = "", ""
 	cfg.Passive.Overrides = nil
+	cfg.Admin.Users = def.Admin.Users
 	for name, pair := range map[string][2]any{
 		"server":   {cfg.Server, def.Server},
 		"tls":      {cfg.TLS, def.TLS},
@@ -46,6 +47,9 @@ func TestExampleShowsDefaults(t *testing.T) {
 		"ipfilter": {cfg.IPFilter, def.IPFilter},
 		"autoban":  {cfg.Autoban, def.Autoban},
 		"metrics":  {cfg.Metrics, def.Metrics},
+		"admin":    {cfg.Admin, def.Admin},
+		"proxy":    {cfg.Proxy, def.Proxy},
+		"cluster":  {cfg.Cluster, def.Cluster},
 		"log":      {cfg.Log, def.Log},
 	} {
 		if !reflect.DeepEqual(pair[0], pair[1]) {

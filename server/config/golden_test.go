@@ -19,7 +19,7 @@ import (
 var update = flag.Bool("update", false, "rewrite testdata/check/*.golden from the current output")
 
 // The golden cases: testdata/check/CASE.toml is checked and the output (every
-// problem, one per line, or the summary line of a valid file) must equal
+// problem, one per line, or the warnings and the summary line of a valid file) must equal
 // CASE.golden. In the .toml, @TMP@ stands for a temporary directory holding
 // the fixtures of writeFixtures; it is written back as @TMP@ in the output. A
 // first line "# options: skip-path-checks" sets Options.SkipPathChecks.
@@ -50,7 +50,10 @@ func TestCheckGolden(t *testing.T) {
 				}
 				got = err.Error() + "\n"
 			default:
-				got = cfg.Summary() + "\n"
+				for _, w := range cfg.Warnings {
+					got += w.Error() + "\n"
+				}
+				got += cfg.Summary() + "\n"
 			}
 			got = strings.ReplaceAll(got, tmp, "@TMP@")
 			golden := strings.TrimSuffix(file, ".toml") + ".golden"

@@ -49,6 +49,7 @@ func Parse(name string, data []byte, opt Options) (*Config, error) {
 	if len(c.errs) > 0 {
 		return nil, c.errs.sorted()
 	}
+	cfg.Warnings = c.warns.sorted()
 	return cfg, nil
 }
 
@@ -66,6 +67,7 @@ func (c *checker) document(root *table, cfg *Config) {
 	if t := root.sub("active"); t != nil {
 		t.boolean("enabled", &cfg.Active.Enabled)
 		t.boolean("allow_foreign", &cfg.Active.AllowForeign)
+		t.boolean("use_control_address", &cfg.Active.UseControlAddress)
 		t.finish()
 	}
 	if t := root.sub("limits"); t != nil {
@@ -83,8 +85,21 @@ func (c *checker) document(root *table, cfg *Config) {
 		}
 		t.finish()
 	}
+	if t := root.sub("admin"); t != nil {
+		c.admin(t, &cfg.Admin)
+	}
+	if t := root.sub("proxy_protocol"); t != nil {
+		c.proxyProtocol(t, &cfg.Proxy)
+	}
+	if t := root.sub("cluster"); t != nil {
+		c.cluster(t, &cfg.Cluster)
+	}
 	if t := root.sub("log"); t != nil {
 		c.log(t, &cfg.Log)
+	}
+	cfg.Hooks = c.hooks(root)
+	if t := root.sub("stores"); t != nil {
+		c.readStores(t, cfg)
 	}
 	if t := root.sub("groups"); t != nil {
 		c.groups(t, cfg)

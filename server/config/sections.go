@@ -61,6 +61,7 @@ func (c *checker) tls(t *table, s *TLS) {
 	t.oneOf("session_reuse", &s.SessionReuse, "none", "required")
 	t.str("client_ca", &s.ClientCA)
 	t.oneOf("client_auth", &s.ClientAuth, "none", "request", "require")
+	t.boolean("strict_upload_eof", &s.StrictUploadEOF)
 	t.finish()
 }
 

@@ -15,6 +15,14 @@ type checker struct {
 	lines *lineIndex
 	opt   Options
 	errs  Errors
+	warns Errors
+
+	stores map[string]bool // names of the [stores.NAME] tables read so far
+}
+
+// warnf records a warning at the line of l: "FILE:LINE: warning: message".
+func (c *checker) warnf(l loc, format string, args ...any) {
+	c.warns = append(c.warns, Error{File: c.file, Line: c.lines.line(l), Msg: "warning: " + fmt.Sprintf(format, args...)})
 }
 
 // errorf records a problem at the line of l (or of its nearest parent).
