@@ -325,6 +325,7 @@ func (s *Server) openSession(cc ftpserver.ClientContext, sess *session, u *auth.
 		OnTransfer:     func(t fs.Transfer) { s.transferDone(sess, u, t) },
 		Logger:         log,
 		StallTimeout:   st.cfg.Server.DataTimeout,
+		WorkDir:        cc.Path,
 	})
 	if err != nil {
 		s.userSess.Release(u.Name)
