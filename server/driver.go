@@ -363,7 +363,8 @@ func (d *driver) QuitMessage() string { return "Goodbye." }
 func (d *driver) WrapPassiveListener(l net.Listener) (net.Listener, error) {
 	s := d.s
 	return &dataListener{
-		Listener: s.ports.WrapListener(l),
+		Listener:  s.ports.WrapListener(l),
+		strictEOF: func() bool { return s.state().cfg.TLS.StrictUploadEOF },
 		onClose: func(c *dataConn) {
 			s.noteHandshakeEnd(tlsModeData, c.tlsState.Load(), s.log.With("remote", addrOf(c.RemoteAddr()).String()))
 		},
