@@ -36,6 +36,8 @@ type handle struct {
 	bytes  atomic.Int64
 	failed atomic.Bool // TransferError was called, or a copy failed
 
+	settle SettlingConn // a download's connection, which settles its result when closed
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -316,14 +318,23 @@ func (h *handle) close() error {
 	}
 	h.t.release()
 	if cb := h.t.opt.OnTransfer; cb != nil {
-		cb(Transfer{
-			Direction: h.dir,
-			Path:      h.vpath,
-			Bytes:     h.bytes.Load(),
-			Start:     h.start,
-			Duration:  time.Since(h.start),
-			Complete:  complete,
-		})
+		report := func(complete bool) {
+			cb(Transfer{
+				Direction: h.dir,
+				Path:      h.vpath,
+				Bytes:     h.bytes.Load(),
+				Start:     h.start,
+				Duration:  time.Since(h.start),
+				Complete:  complete,
+			})
+		}
+		if h.settle != nil && complete {
+			// The last bytes may still sit in the connection's buffer: the
+			// download is complete only if they leave.
+			h.settle.SettleOnClose(func(err error) { report(err == nil) })
+		} else {
+			report(complete)
+		}
 	}
 	if err != nil && h.dir == Upload {
 		return h.t.osError("close", h.vpath, err)
