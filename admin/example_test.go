@@ -14,8 +14,8 @@ import (
 // Shutdown on stop.
 func ExampleNew() {
 	var backend admin.Backend = admintest.New() // server/ passes its own implementation
-	addr := "127.0.0.1:0"                        // [admin] listen; "unix:/run/wharf/admin.sock" for a socket
-	l, err := admin.Listen(addr, nil)            // a *tls.Config (the [tls] certificate) when [admin] tls = true
+	addr := "127.0.0.1:0"                       // [admin] listen; "unix:/run/wharf/admin.sock" for a socket
+	l, err := admin.Listen(addr, nil)           // a *tls.Config (the [tls] certificate) when [admin] tls = true
 	if err != nil {
 		panic(err)
 	}
