@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
+	"strings"
 	"syscall"
 	"time"
 
@@ -28,23 +30,105 @@ const (
 	exitBadUsage = 2
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
+// defaultConfigPath is the file `wharf health` and `wharf ctl` read when given none.
+const defaultConfigPath = "/etc/wharf/wharf.toml"
+
+// version is set at build time with -ldflags "-X main.version=..."; when it is
+// not, versionString falls back on the module's build information.
+var version = ""
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
-const usage = `usage:
-  wharf [serve] [--config FILE]                    run the server (no --config: embedded default)
-  wharf check --config FILE [--client ADDR] [--skip-path-checks]
-                                                   validate a configuration file
-  wharf hash                                       read a password on stdin, print its hash
-  wharf version                                    print the version
-  wharf health [--url URL]                         exit 0 when /healthz answers 200 (container health checks)
-`
+// command is one subcommand: its synopsis line and what it does.
+type command struct {
+	name, synopsis, about string
+}
+
+var commands = []command{
+	{"serve", "wharf [serve] [--config FILE]",
+		"Run the server in the foreground. Without --config it serves the embedded default\n" +
+			"(127.0.0.1:2121, folder ./wharf-data, a random password printed at start)."},
+	{"check", "wharf check [--config] FILE [--client ADDR] [--skip-path-checks]",
+		"Validate a configuration file without serving: exit 0 and a summary, or exit 1\n" +
+			"and every problem as FILE:LINE: message."},
+	{"hash", "wharf hash",
+		"Read a password on stdin (one line, no echo on a terminal) and print its argon2id\n" +
+			"hash for a user's password key."},
+	{"version", "wharf version", "Print the version (also: wharf --version)."},
+	{"health", "wharf health [--url URL]",
+		"Exit 0 when /healthz answers 200 (for container health checks). Default URL: the\n" +
+			"[metrics] listen address of " + defaultConfigPath + "."},
+	{"ctl", "wharf ctl [--config FILE | --admin ADDR] [--user NAME] [--json] COMMAND",
+		"Talk to a running server's admin API. COMMAND: status, sessions, kick ID, bans,\n" +
+			"ban ADDRESS [--for DURATION] [--note TEXT], unban ADDRESS, reload, upgrade."},
+	{"help", "wharf help [COMMAND]", "Print this usage, or a command's."},
+}
+
+func lookup(name string) (command, bool) {
+	for _, c := range commands {
+		if c.name == name {
+			return c, true
+		}
+	}
+	return command{}, false
+}
+
+// printUsage prints the usage of every command.
+func printUsage(w io.Writer) {
+	fmt.Fprintln(w, "usage:")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %s\n", c.synopsis)
+	}
+	fmt.Fprintln(w, "\nRun 'wharf COMMAND --help' for a command's flags.")
+	fmt.Fprintln(w, "Exit codes: 0 ok, 1 bad configuration or runtime failure, 2 bad usage.")
+}
+
+// printCommandUsage prints one command's usage and, when fl is not nil, its flags.
+func printCommandUsage(w io.Writer, c command, fl *flag.FlagSet) {
+	fmt.Fprintf(w, "usage: %s\n\n%s\n", c.synopsis, c.about)
+	if fl == nil {
+		return
+	}
+	first := true
+	fl.VisitAll(func(f *flag.Flag) {
+		if first {
+			fmt.Fprintln(w, "\nflags:")
+			first = false
+		}
+		name, text := flag.UnquoteUsage(f)
+		switch name {
+		case "":
+			fmt.Fprintf(w, "  --%s\n", f.Name)
+		case "string":
+			fmt.Fprintf(w, "  --%s %s\n", f.Name, strings.ToUpper(f.Name))
+		default:
+			fmt.Fprintf(w, "  --%s %s\n", f.Name, name)
+		}
+		fmt.Fprintf(w, "        %s\n", text)
+	})
+}
+
+// isHelp reports whether arg asks for help.
+func isHelp(arg string) bool {
+	switch arg {
+	case "-h", "-help", "--help":
+		return true
+	}
+	return false
+}
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		switch {
+		case isHelp(args[0]):
+			printUsage(stdout)
+			return exitOK
+		case args[0] == "--version" || args[0] == "-version":
+			args = append([]string{"version"}, args[1:]...)
+		}
+	}
 	cmd := "serve"
 	if len(args) > 0 && (len(args[0]) == 0 || args[0][0] != '-') {
 		cmd, args = args[0], args[1:]
@@ -57,23 +141,98 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case "hash":
 		return hash(args, stdin, stdout, stderr)
 	case "version":
-		fmt.Fprintln(stdout, "wharf", version)
-		return exitOK
+		return versionCmd(args, stdout, stderr)
 	case "health":
 		return health(args, stdout, stderr)
+	case "ctl":
+		return ctlCmd(args, stdin, stdout, stderr)
 	case "help":
-		fmt.Fprint(stdout, usage)
-		return exitOK
+		return help(args, stdout, stderr)
 	}
-	fmt.Fprintf(stderr, "wharf: unknown command %q\n%s", cmd, usage)
+	fmt.Fprintf(stderr, "wharf: unknown command %q\n", cmd)
+	printUsage(stderr)
 	return exitBadUsage
 }
 
-func newFlags(name string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet("wharf "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, usage) }
-	return fs
+func help(args []string, stdout, stderr io.Writer) int {
+	switch {
+	case len(args) == 0:
+		printUsage(stdout)
+		return exitOK
+	case len(args) > 1:
+		fmt.Fprintln(stderr, "wharf help: one command at most")
+		return exitBadUsage
+	}
+	c, ok := lookup(args[0])
+	if !ok {
+		fmt.Fprintf(stderr, "wharf help: unknown command %q\n", args[0])
+		printUsage(stderr)
+		return exitBadUsage
+	}
+	// The flags are those the command itself declares.
+	return run([]string{c.name, "--help"}, strings.NewReader(""), stdout, stderr)
+}
+
+// cli parses one command's arguments: flags, and up to maxArgs positional
+// arguments anywhere among them.
+type cli struct {
+	cmd    command
+	fl     *flag.FlagSet
+	stdout io.Writer
+	stderr io.Writer
+}
+
+func newCLI(name string, stdout, stderr io.Writer) *cli {
+	c, _ := lookup(name)
+	fl := flag.NewFlagSet("wharf "+name, flag.ContinueOnError)
+	fl.SetOutput(io.Discard) // parse prints problems and usage itself
+	fl.Usage = func() {}
+	return &cli{cmd: c, fl: fl, stdout: stdout, stderr: stderr}
+}
+
+// parse parses args and returns the positional arguments, or an exit code:
+// exitOK after --help, exitBadUsage after a bad flag or too many arguments.
+func (c *cli) parse(args []string, maxArgs int) ([]string, int, bool) {
+	var pos []string
+	for {
+		err := c.fl.Parse(args)
+		if errors.Is(err, flag.ErrHelp) {
+			printCommandUsage(c.stdout, c.cmd, c.fl)
+			return nil, exitOK, false
+		}
+		if err != nil {
+			fmt.Fprintf(c.stderr, "%s: %v\n", c.fl.Name(), err)
+			printCommandUsage(c.stderr, c.cmd, c.fl)
+			return nil, exitBadUsage, false
+		}
+		args = c.fl.Args()
+		if len(args) == 0 {
+			break
+		}
+		if args[0] == "--" {
+			pos = append(pos, args[1:]...)
+			break
+		}
+		pos, args = append(pos, args[0]), args[1:]
+	}
+	if len(pos) > maxArgs {
+		extra := pos[maxArgs:]
+		what := "argument"
+		if len(extra) > 1 {
+			what = "arguments"
+		}
+		fmt.Fprintf(c.stderr, "%s: unexpected %s %q\n", c.fl.Name(), what, strings.Join(extra, " "))
+		printCommandUsage(c.stderr, c.cmd, nil)
+		return nil, exitBadUsage, false
+	}
+	return pos, exitOK, true
+}
+
+// usageError prints a usage problem and the command's usage on stderr.
+func (c *cli) usageError(format string, args ...any) int {
+	fmt.Fprintf(c.stderr, "%s: %s\n", c.fl.Name(), fmt.Sprintf(format, args...))
+	printCommandUsage(c.stderr, c.cmd, nil)
+	return exitBadUsage
 }
 
 // printConfigErrors prints every configuration problem, one FILE:LINE: message per line.
@@ -89,10 +248,10 @@ func printConfigErrors(w io.Writer, err error) {
 }
 
 func serve(args []string, stdout, stderr io.Writer) int {
-	fl := newFlags("serve", stderr)
-	configPath := fl.String("config", "", "configuration file (default: the embedded default)")
-	if err := fl.Parse(args); err != nil || fl.NArg() > 0 {
-		return exitBadUsage
+	c := newCLI("serve", stdout, stderr)
+	configPath := c.fl.String("config", "", "the configuration `FILE` (default: the embedded default)")
+	if _, code, ok := c.parse(args, 0); !ok {
+		return code
 	}
 	srv, err := server.New(server.Options{ConfigPath: *configPath, Stdout: stdout, Stderr: stderr})
 	if err != nil {
@@ -122,15 +281,21 @@ func serve(args []string, stdout, stderr io.Writer) int {
 }
 
 func check(args []string, stdout, stderr io.Writer) int {
-	fl := newFlags("check", stderr)
-	configPath := fl.String("config", "", "configuration file to validate")
-	client := fl.String("client", "", "print the address PASV would announce to this client address")
-	skip := fl.Bool("skip-path-checks", false, "do not check that folders, certificates and log directories exist")
-	if err := fl.Parse(args); err != nil || fl.NArg() > 0 || *configPath == "" {
-		if *configPath == "" {
-			fmt.Fprintln(stderr, "wharf check: --config FILE is required")
-		}
-		return exitBadUsage
+	c := newCLI("check", stdout, stderr)
+	configPath := c.fl.String("config", "", "the configuration `FILE` to validate (or give it as the argument)")
+	client := c.fl.String("client", "", "also print the address PASV would announce to a client at `ADDR`")
+	skip := c.fl.Bool("skip-path-checks", false, "do not check that folders, certificates, key files and log directories exist")
+	pos, code, ok := c.parse(args, 1)
+	if !ok {
+		return code
+	}
+	switch {
+	case len(pos) == 1 && *configPath != "":
+		return c.usageError("give the file once: --config %s or %s, not both", *configPath, pos[0])
+	case len(pos) == 1:
+		*configPath = pos[0]
+	case *configPath == "":
+		return c.usageError("a configuration file is required (--config FILE)")
 	}
 	err := server.Check(server.CheckOptions{ConfigPath: *configPath, Client: *client, SkipPathChecks: *skip, Warnings: stderr}, stdout)
 	if err != nil {
@@ -140,10 +305,64 @@ func check(args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
+func versionCmd(args []string, stdout, stderr io.Writer) int {
+	c := newCLI("version", stdout, stderr)
+	if _, code, ok := c.parse(args, 0); !ok {
+		return code
+	}
+	fmt.Fprintln(stdout, "wharf", versionString())
+	return exitOK
+}
+
+// versionString is the version stamped by -ldflags, else the module version
+// of `go install ...@vX`, else the VCS revision the binary was built from.
+func versionString() string {
+	if version != "" {
+		return version
+	}
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	if v := bi.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	var rev, dirty string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				dirty = "-dirty"
+			}
+		}
+	}
+	if rev == "" {
+		return "devel"
+	}
+	if len(rev) > 12 {
+		rev = rev[:12]
+	}
+	return "devel-" + rev + dirty
+}
+
+// ctlCmd runs `wharf ctl`, the admin API client.
+func ctlCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) > 0 && isHelp(args[0]) {
+		c, _ := lookup("ctl")
+		printCommandUsage(stdout, c, nil)
+		return exitOK
+	}
+	_, _ = stdin, resolveAdmin
+	fmt.Fprintln(stderr, "wharf ctl: not available in this build")
+	return exitBadUsage
+}
+
 func hash(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if len(args) > 0 {
-		fmt.Fprint(stderr, usage)
-		return exitBadUsage
+	c := newCLI("hash", stdout, stderr)
+	if _, code, ok := c.parse(args, 0); !ok {
+		return code
 	}
 	password, err := readPassword(stdin, stderr)
 	if err != nil {
@@ -166,10 +385,18 @@ func hash(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 // health asks the metrics listener's /healthz, for container health checks
 // (the container image has no shell or curl).
 func health(args []string, stdout, stderr io.Writer) int {
-	fl := newFlags("health", stderr)
-	url := fl.String("url", "http://127.0.0.1:9122/healthz", "health endpoint")
-	if err := fl.Parse(args); err != nil || fl.NArg() > 0 {
-		return exitBadUsage
+	c := newCLI("health", stdout, stderr)
+	url := c.fl.String("url", "", "the health `URL` (default: /healthz on the [metrics] listen address of "+defaultConfigPath+")")
+	if _, code, ok := c.parse(args, 0); !ok {
+		return code
+	}
+	if *url == "" {
+		u, err := healthURL(defaultConfigPath)
+		if err != nil {
+			fmt.Fprintln(stderr, "wharf health:", err)
+			return exitFailure
+		}
+		*url = u
 	}
 	client := &http.Client{Timeout: 5 * time.Second}
 	resp, err := client.Get(*url)
@@ -217,4 +444,34 @@ func readPassword(stdin io.Reader, stderr io.Writer) (string, error) {
 		}
 	}
 	return line, nil
+}
+
+// healthURL is the /healthz URL of the metrics listener named in the file at path.
+func healthURL(path string) (string, error) {
+	e, err := config.ReadEndpoints(path)
+	if err != nil {
+		return "", err
+	}
+	u, err := e.HealthURL()
+	if err != nil {
+		return "", fmt.Errorf("%s: %w; give --url", path, err)
+	}
+	return u, nil
+}
+
+// resolveAdmin returns the admin API address named in the file at path (the
+// default file when path is ""): "unix:PATH" or "http(s)://host:port".
+func resolveAdmin(path string) (string, error) {
+	if path == "" {
+		path = defaultConfigPath
+	}
+	e, err := config.ReadEndpoints(path)
+	if err != nil {
+		return "", err
+	}
+	u, err := e.AdminURL()
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", path, err)
+	}
+	return u, nil
 }

@@ -56,7 +56,7 @@ func runWharf(t *testing.T, stdin string, args ...string) (string, string, int) 
 	return out.String(), errb.String(), code
 }
 
-func TestVersionAndUsage(t *testing.T) {
+func TestVersionCommand(t *testing.T) {
 	out, _, code := runWharf(t, "", "version")
 	if code != 0 || !strings.HasPrefix(out, "wharf ") {
 		t.Fatalf("version: %d %q", code, out)

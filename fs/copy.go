@@ -77,6 +77,9 @@ func (h *handle) cancelled() error {
 // than the burst, waiting on every applicable limiter before each. With Options.StallTimeout,
 // w's deadline is set before each chunk or write (see stallGuard).
 func (h *handle) WriteTo(w io.Writer) (int64, error) {
+	if sc, ok := transportOf(w).(SettlingConn); ok {
+		h.settle = sc
+	}
 	g := h.guard(w, true)
 	defer g.disarm()
 	gw := g.writer(w)
@@ -163,6 +166,11 @@ func (h *handle) ReadFrom(r io.Reader) (int64, error) {
 			return total, err
 		}
 		if eof {
+			if ec, ok := transportOf(r).(EndingConn); ok {
+				if err := ec.UploadEnd(); err != nil {
+					return total, h.done(0, err)
+				}
+			}
 			return total, nil
 		}
 	}

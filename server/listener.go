@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -83,8 +84,11 @@ func (g *gate) Accept() (net.Conn, error) {
 		g.s.metrics.connections.Inc()
 		g.s.pending.Store(connKey(c.RemoteAddr(), c.LocalAddr()), cc)
 		if g.mode == tlsModeImplicit {
-			return g.s.implicitTLS(cc), nil
+			tc := g.s.implicitTLS(cc)
+			cc.setReplies(tc)
+			return tc, nil
 		}
+		cc.setReplies(cc)
 		return cc, nil
 	}
 }
@@ -127,7 +131,27 @@ type controlConn struct {
 	once     sync.Once
 	timedOut atomic.Bool
 	tlsState atomic.Int32 // 0 none, 1 handshake started, 2 verified
+
+	// replies is where a reply of wharf's own goes (a 421 before the server
+	// closes the session): the connection itself in clear, the TLS connection
+	// over it once there is one (implicit at once, explicit from USER on).
+	replies atomic.Pointer[net.Conn]
 }
+
+// say writes a reply of wharf's own, bounded in time; it reports whether the
+// reply could be written (not when the session has a TLS layer wharf has not
+// seen yet).
+func (c *controlConn) say(code int, text string) bool {
+	w := c.replies.Load()
+	if w == nil {
+		return false
+	}
+	_ = c.Conn.SetWriteDeadline(time.Now().Add(refusalWriteTimeout))
+	_, err := io.WriteString(*w, strconv.Itoa(code)+" "+text+"\r\n")
+	return err == nil
+}
+
+func (c *controlConn) setReplies(w net.Conn) { c.replies.Store(&w) }
 
 func (c *controlConn) Read(b []byte) (int, error) {
 	n, err := c.Conn.Read(b)
@@ -150,16 +174,28 @@ func (c *controlConn) Close() error {
 // coalesces small writes: ftpserverlib writes a listing one line at a time,
 // which would otherwise cost one system call (and one TLS record) per entry.
 // A small write waits at most flushDelay before it is sent.
+//
+// No buffered byte is dropped silently: a failed flush is kept, fails every
+// later write and is returned by Close, and a download handle settles its
+// result only when Close has sent the last byte (SettleOnClose). A deadline
+// change first sends what was written under the old deadline (crypto/tls sets
+// the deadline to now right after its close_notify; a flush after that would
+// fail).
 type dataConn struct {
 	*net.TCPConn
-	tlsState atomic.Int32
-	onClose  func(*dataConn)
-	once     sync.Once
+	tlsState  atomic.Int32
+	strictEOF bool // [tls] strict_upload_eof, read when the connection was accepted
+	onClose   func(*dataConn)
+	once      sync.Once
 
-	mu    sync.Mutex
-	buf   []byte
-	timer *time.Timer
-	werr  error // a failed delayed flush, reported by the next write
+	mu       sync.Mutex
+	buf      []byte
+	timer    *time.Timer
+	werr     error // the first failed write or flush
+	rawEnd   error // how the client's byte stream ended (io.EOF: FIN), as TCP saw it
+	closed   bool
+	closeErr error
+	settle   []func(error)
 }
 
 const (
@@ -181,7 +217,11 @@ func (c *dataConn) Write(p []byte) (int, error) {
 		if err != nil {
 			return 0, err
 		}
-		return c.TCPConn.Write(p)
+		n, err := c.TCPConn.Write(p)
+		if err != nil {
+			c.fail(err)
+		}
+		return n, err
 	}
 	defer c.mu.Unlock()
 	if len(c.buf)+len(p) > dataBufSize {
@@ -205,20 +245,34 @@ func (c *dataConn) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+func (c *dataConn) fail(err error) {
+	c.mu.Lock()
+	if c.werr == nil {
+		c.werr = err
+	}
+	c.mu.Unlock()
+}
+
 func (c *dataConn) delayedFlush() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if err := c.flushLocked(); err != nil && c.werr == nil {
-		c.werr = err
-	}
+	_ = c.flushLocked()
 }
 
+// flushLocked sends the buffer; a failure is kept in werr (the bytes cannot be
+// sent any more: the transfer has failed) and returned.
 func (c *dataConn) flushLocked() error {
+	if c.werr != nil {
+		return c.werr
+	}
 	if len(c.buf) == 0 {
 		return nil
 	}
 	_, err := c.TCPConn.Write(c.buf)
 	c.buf = c.buf[:0]
+	if err != nil {
+		c.werr = err
+	}
 	return err
 }
 
@@ -229,49 +283,138 @@ func (c *dataConn) Flush() error {
 	return c.flushLocked()
 }
 
+// SetDeadline and SetWriteDeadline send what was written under the previous
+// deadline before they change it.
+func (c *dataConn) SetDeadline(t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_ = c.flushLocked()
+	return c.TCPConn.SetDeadline(t)
+}
+
+func (c *dataConn) SetWriteDeadline(t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_ = c.flushLocked()
+	return c.TCPConn.SetWriteDeadline(t)
+}
+
 func (c *dataConn) Read(p []byte) (int, error) {
 	if err := c.Flush(); err != nil {
 		return 0, err
 	}
-	return c.TCPConn.Read(p)
+	n, err := c.TCPConn.Read(p)
+	if err != nil {
+		c.noteEnd(err)
+	}
+	return n, err
+}
+
+func (c *dataConn) noteEnd(err error) {
+	c.mu.Lock()
+	if c.rawEnd == nil {
+		c.rawEnd = err
+	}
+	c.mu.Unlock()
 }
 
 func (c *dataConn) ReadFrom(r io.Reader) (int64, error) {
 	if err := c.Flush(); err != nil {
 		return 0, err
 	}
-	return c.TCPConn.ReadFrom(r)
+	n, err := c.TCPConn.ReadFrom(r)
+	if err != nil {
+		c.fail(err)
+	}
+	return n, err
 }
 
 func (c *dataConn) WriteTo(w io.Writer) (int64, error) {
 	if err := c.Flush(); err != nil {
 		return 0, err
 	}
-	return c.TCPConn.WriteTo(w)
+	n, err := c.TCPConn.WriteTo(w)
+	if err != nil {
+		c.noteEnd(err)
+	}
+	return n, err
+}
+
+// UploadEnd tells whether the client ended an upload properly. Under TLS the
+// end is the client's close_notify: crypto/tls stops reading at that alert, so
+// a TCP end of stream reaching this connection (a FIN or a reset without
+// close_notify, which crypto/tls reports as a clean io.EOF at a record
+// boundary) is a cut-off upload when strict_upload_eof is on. In plain FTP a
+// FIN is the end, and a reset is always an interruption.
+func (c *dataConn) UploadEnd() error {
+	c.mu.Lock()
+	end := c.rawEnd
+	c.mu.Unlock()
+	switch {
+	case end != nil && end != io.EOF:
+		return end
+	case end == io.EOF && c.strictEOF && c.tlsState.Load() != 0:
+		return errNoCloseNotify
+	}
+	return nil
+}
+
+// errNoCloseNotify is the result of a TLS upload whose client closed the
+// connection without close_notify ([tls] strict_upload_eof).
+var errNoCloseNotify = errors.New("TLS upload ended without close_notify: the upload may be cut off (strict_upload_eof)")
+
+// SettleOnClose calls f with the connection's final error once Close has sent
+// (or failed to send) its last buffered byte; at once if it is already closed.
+func (c *dataConn) SettleOnClose(f func(error)) {
+	c.mu.Lock()
+	if !c.closed {
+		c.settle = append(c.settle, f)
+		c.mu.Unlock()
+		return
+	}
+	err := c.closeErr
+	c.mu.Unlock()
+	f(err)
 }
 
 // Close sends what is buffered (bounded in time, so ABOR and a client that
-// stopped reading cannot hold it) and closes.
+// stopped reading cannot hold it) and closes. It returns a failed flush, so
+// ftpserverlib answers an error instead of 226 for bytes that never left.
 func (c *dataConn) Close() error {
 	c.once.Do(func() {
-		_ = c.TCPConn.SetWriteDeadline(time.Now().Add(closeFlushLimit))
 		c.mu.Lock()
 		if c.timer != nil {
 			c.timer.Stop()
 		}
-		_ = c.flushLocked()
+		if len(c.buf) > 0 && c.werr == nil {
+			_ = c.TCPConn.SetWriteDeadline(time.Now().Add(closeFlushLimit))
+		}
+		err := c.flushLocked()
+		cerr := c.TCPConn.Close()
+		if err == nil {
+			err = cerr
+		}
+		c.closed, c.closeErr = true, err
+		settle := c.settle
+		c.settle = nil
 		c.mu.Unlock()
+		for _, f := range settle {
+			f(err)
+		}
 		if c.onClose != nil {
 			c.onClose(c)
 		}
 	})
-	return c.TCPConn.Close()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closeErr
 }
 
 // dataListener wraps a passive listener so accepted connections are dataConns.
 type dataListener struct {
 	net.Listener
-	onClose func(*dataConn)
+	onClose   func(*dataConn)
+	strictEOF func() bool
 }
 
 func (l *dataListener) Accept() (net.Conn, error) {
@@ -283,7 +426,7 @@ func (l *dataListener) Accept() (net.Conn, error) {
 	if !ok {
 		return c, nil
 	}
-	return &dataConn{TCPConn: tc, onClose: l.onClose}, nil
+	return &dataConn{TCPConn: tc, onClose: l.onClose, strictEOF: l.strictEOF()}, nil
 }
 
 // addrOf returns the IP of a TCP address, unmapped.

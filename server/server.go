@@ -370,7 +370,7 @@ wait:
 	}
 	cut = int(s.active.Load())
 	s.sessions.Range(func(k, _ any) bool {
-		k.(*session).close()
+		k.(*session).closeWith("Server shutting down, closing control connection.")
 		return true
 	})
 	s.cancel()
