@@ -159,3 +159,28 @@ func TestListOptions(t *testing.T) {
 		}
 	})
 }
+
+// TestIPFilterDenyInsideAllow: a deny entry inside an allow network refuses
+// that address with a 421 (the most specific entry decides).
+func TestIPFilterDenyInsideAllow(t *testing.T) {
+	t.Parallel()
+	in := servertest.Start(t, `
+[ipfilter]
+allow = ["127.0.0.0/8"]
+deny = ["127.0.0.66/32"]
+`+sessionConfig, "alice")
+	c, err := dialRawFrom(t, "127.0.0.66", in.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, msg := c.read(); code != 421 {
+		t.Fatalf("127.0.0.66 got %q", msg)
+	}
+	ok, err := dialRawFrom(t, "127.0.0.65", in.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, msg := ok.read(); code != 220 {
+		t.Fatalf("127.0.0.65 got %q", msg)
+	}
+}
