@@ -411,10 +411,29 @@ func (c *dataConn) Close() error {
 }
 
 // dataListener wraps a passive listener so accepted connections are dataConns.
+// A passive port that no data connection reaches within data_timeout is given
+// back (closed): a client that sends PASV or EPSV and never connects cannot
+// hold the range.
 type dataListener struct {
 	net.Listener
 	onClose   func(*dataConn)
 	strictEOF func() bool
+	idle      *time.Timer
+	accepted  atomic.Bool
+}
+
+// expireAfter closes the listener if no connection is accepted within d; onExpire
+// is called when it does.
+func (l *dataListener) expireAfter(d time.Duration, onExpire func()) {
+	if d <= 0 {
+		return
+	}
+	l.idle = time.AfterFunc(d, func() {
+		if !l.accepted.Load() {
+			_ = l.Listener.Close()
+			onExpire()
+		}
+	})
 }
 
 func (l *dataListener) Accept() (net.Conn, error) {
@@ -422,11 +441,30 @@ func (l *dataListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
+	l.accepted.Store(true)
+	if l.idle != nil {
+		l.idle.Stop()
+	}
 	tc, ok := c.(*net.TCPConn)
 	if !ok {
 		return c, nil
 	}
 	return &dataConn{TCPConn: tc, onClose: l.onClose, strictEOF: l.strictEOF()}, nil
+}
+
+func (l *dataListener) Close() error {
+	if l.idle != nil {
+		l.idle.Stop()
+	}
+	return l.Listener.Close()
+}
+
+// SetDeadline sets the accept deadline when the wrapped listener supports it.
+func (l *dataListener) SetDeadline(t time.Time) error {
+	if d, ok := l.Listener.(interface{ SetDeadline(time.Time) error }); ok {
+		return d.SetDeadline(t)
+	}
+	return errors.ErrUnsupported
 }
 
 // addrOf returns the IP of a TCP address, unmapped.

@@ -184,3 +184,35 @@ deny = ["127.0.0.66/32"]
 		t.Fatalf("127.0.0.65 got %q", msg)
 	}
 }
+
+// TestIdlePassivePortReleased: sessions that send EPSV and never connect give
+// their passive ports back after data_timeout, so others can still transfer.
+func TestIdlePassivePortReleased(t *testing.T) {
+	t.Parallel()
+	first := servertest.FreePortRange(t, 2)
+	in := servertest.Start(t, strings.Replace(strings.Replace(sessionConfig, "{{ports}}", fmt.Sprintf("%d-%d", first, first+1), 1),
+		"[server]\n", "[server]\ndata_timeout = \"1s\"\n", 1)+`
+[users.bob]
+password = "{{hash}}"
+[[users.bob.folders]]
+mount = "/"
+path = "{{dir}}/alice"
+permissions = ["*"]
+`, "alice")
+	for _, u := range []string{"alice", "bob"} {
+		c := dialRaw(t, in.Addr)
+		c.read()
+		c.login(u, pass)
+		c.expect("EPSV", 229)
+	}
+	if v := metricValue(t, in.Metrics, "wharf_passive_ports_in_use"); v != 2 {
+		t.Fatalf("%v passive ports in use, want 2", v)
+	}
+	servertest.WaitFor(t, 10e9, "idle passive ports released", func() bool {
+		return metricValue(t, in.Metrics, "wharf_passive_ports_in_use") == 0
+	})
+	c := dialRaw(t, in.Addr)
+	c.read()
+	c.login("anonymous", "x")
+	c.expect("EPSV", 229)
+}
