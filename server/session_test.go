@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -215,4 +216,28 @@ permissions = ["*"]
 	c.read()
 	c.login("anonymous", "x")
 	c.expect("EPSV", 229)
+}
+
+// TestReloadComparesWithWhatRuns: a restart-only setting changed in the file is
+// reported at every reload until the file holds the running value again.
+func TestReloadComparesWithWhatRuns(t *testing.T) {
+	t.Parallel()
+	in := servertest.Start(t, sessionConfig, "alice")
+	text, err := os.ReadFile(in.ConfigPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	warnings := func() int { return strings.Count(in.Logs.String(), "needs a restart") }
+	changed := strings.Replace(string(text), "[server]\n", "[server]\nidle_timeout = \"7m\"\n", 1)
+	for i, step := range []struct {
+		text string
+		want int
+	}{{changed, 1}, {changed, 2}, {string(text), 2}} {
+		if err := in.Rewrite(t, step.text); err != nil {
+			t.Fatalf("reload %d: %v", i, err)
+		}
+		if got := warnings(); got != step.want {
+			t.Fatalf("after reload %d: %d restart warnings, want %d\n%s", i, got, step.want, in.Logs.String())
+		}
+	}
 }
