@@ -5,8 +5,8 @@ import (
 	"cmp"
 	"crypto/sha256"
 	"embed"
-	"errors"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"html/template"
 	"io/fs"
@@ -291,19 +291,19 @@ func (s *Server) pageReload(w http.ResponseWriter, r *http.Request, p principal)
 
 // indexData is the status page's.
 type indexData struct {
-	User, Role   string
-	CanChange    bool
-	Unix         bool
-	Token        string
-	Flash, Kind  string
-	Problems     []string
-	Status       Status
-	Sessions     []sessionView
-	Bans         []Ban
-	Users        []User
-	Transfers    int
-	Durations    []string
-	GeneratedAt  time.Time
+	User, Role  string
+	CanChange   bool
+	Unix        bool
+	Token       string
+	Flash, Kind string
+	Problems    []string
+	Status      Status
+	Sessions    []sessionView
+	Bans        []Ban
+	Users       []User
+	Transfers   int
+	Durations   []string
+	GeneratedAt time.Time
 }
 
 // sessionView is a session with its transfer's figures worked out.
@@ -316,8 +316,8 @@ type transferView struct {
 	Transfer
 	Known     bool  // the size is known
 	SizeBytes int64 // the size when known
-	Percent int64 // of the size
-	ETA     string
+	Percent   int64 // of the size
+	ETA       string
 }
 
 func (s *Server) pageIndex(w http.ResponseWriter, r *http.Request, p principal) {
