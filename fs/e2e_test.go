@@ -29,7 +29,7 @@ type testDriver struct {
 }
 
 func (d *testDriver) GetSettings() (*ftpserver.Settings, error) {
-	return &ftpserver.Settings{Listener: d.ln, ConnectionTimeout: 10, IdleTimeout: 60}, nil
+	return &ftpserver.Settings{Listener: d.ln, ConnectionTimeout: 10, IdleTimeout: 60, EnableHASH: true}, nil
 }
 func (d *testDriver) ClientConnected(ftpserver.ClientContext) (string, error) { return "ready", nil }
 func (d *testDriver) ClientDisconnected(cc ftpserver.ClientContext) {
@@ -38,12 +38,29 @@ func (d *testDriver) ClientDisconnected(cc ftpserver.ClientContext) {
 	}
 }
 func (d *testDriver) AuthUser(cc ftpserver.ClientContext, _, _ string) (ftpserver.ClientDriver, error) {
-	tr, err := NewTree(d.mounts, d.opt)
+	opt := d.opt
+	opt.WorkDir = cc.Path
+	tr, err := NewTree(d.mounts, opt)
 	if err != nil {
 		return nil, err
 	}
 	cc.SetExtra(tr)
-	return tr, nil
+	return &commandTree{Tree: tr, cc: cc}, nil
+}
+
+// commandTree gives Stat the permission of the command asking, as the server's driver does:
+// "read" for SIZE and MDTM.
+type commandTree struct {
+	*Tree
+	cc ftpserver.ClientContext
+}
+
+func (c *commandTree) Stat(name string) (os.FileInfo, error) {
+	switch c.cc.GetLastCommand() {
+	case "SIZE", "MDTM":
+		return c.StatFor(name, PermRead)
+	}
+	return c.Tree.Stat(name)
 }
 func (d *testDriver) GetTLSConfig() (*tls.Config, error) { return nil, errors.New("no TLS") }
 

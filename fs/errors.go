@@ -44,6 +44,7 @@ var (
 	errExist        = newReason("file already exists", os.ErrExist)
 	errDenied       = newReason("permission denied", os.ErrPermission)
 	errIsDir        = newReason("is a directory")
+	errNotRegular   = newReason("not a regular file", os.ErrPermission)
 	errUseRMD       = newReason("is a directory, use RMD")
 	errNotDir       = newReason("not a directory")
 	errNotEmpty     = newReason("directory not empty")
@@ -68,9 +69,15 @@ var (
 )
 
 // permError is the reason for a missing permission.
-type permError struct{ need []Perm }
+type permError struct {
+	need []Perm
+	why  string // what needs it, when not the whole command
+}
 
 func (e *permError) Error() string {
+	if e.why != "" {
+		return fmt.Sprintf("permission denied (%s needs the %q permission)", e.why, e.need[0].name())
+	}
 	if len(e.need) == 2 {
 		return fmt.Sprintf("permission denied (no %q or %q permission)", e.need[0].name(), e.need[1].name())
 	}

@@ -21,11 +21,15 @@ type handle struct {
 	f      *os.File
 	m      *mount
 	vpath  string
-	rel    string // target, inside m.root
-	tmp    string // atomic upload: the temporary file inside m.root; "" otherwise
-	dir    Direction
-	limits []*Limiter
-	start  time.Time
+	rel    string   // target, inside m.root
+	tmpDir *os.Root // atomic upload: the target's directory, wherever it moves; nil otherwise
+	tmp    string   // atomic upload: the temporary file's name in tmpDir
+	// appendAt is, for a REST+STOR allowed by "append" only, the offset of the file's end:
+	// Seek may not go elsewhere. 0 otherwise.
+	appendAt int64
+	dir      Direction
+	limits   []*Limiter
+	start    time.Time
 
 	zeroCopyChunk int64 // bytes per unthrottled copy step; limits are checked between steps
 
@@ -86,21 +90,47 @@ func (t *Tree) openRead(n node) (*handle, error) {
 	if err := need(n, PermRead); err != nil {
 		return nil, err
 	}
-	f, err := n.m.root.OpenFile(n.rel, os.O_RDONLY, 0)
+	f, err := t.openRegular(n, os.O_RDONLY)
 	if err != nil {
-		if n.ancestor && os.IsNotExist(err) {
-			return nil, fail(n.vpath, errIsDir)
-		}
+		return nil, err
+	}
+	return t.newHandle(n, f, nil, "", Download)
+}
+
+// openRegular opens the file of n with flags, unless it is not a regular file: a directory,
+// a FIFO, a device or a socket is refused at once, and never opened (an open of a FIFO waits for
+// its other end; an open of a device may act on it). The file is checked before the open, and
+// once more on the open file, which a FIFO put in its place meanwhile cannot block.
+func (t *Tree) openRegular(n node, flags int) (*os.File, error) {
+	fi, err := n.m.root.Stat(n.rel)
+	switch {
+	case err != nil && n.ancestor && os.IsNotExist(err):
+		return nil, fail(n.vpath, errIsDir)
+	case err != nil && !(os.IsNotExist(err) && flags&os.O_CREATE != 0):
+		return nil, t.osError("open", n.vpath, err)
+	case err == nil && fi.IsDir():
+		return nil, fail(n.vpath, errIsDir)
+	case err == nil && !fi.Mode().IsRegular():
+		return nil, fail(n.vpath, errNotRegular)
+	}
+	f, err := n.m.root.OpenFile(n.rel, flags|openNonBlock, 0o644)
+	if err != nil {
 		return nil, t.osError("open", n.vpath, err)
 	}
 	if err := regular(t, n, f); err != nil {
 		return nil, err
 	}
-	return t.newHandle(n, f, "", Download)
+	if err := blocking(f); err != nil {
+		_ = f.Close()
+		return nil, t.osError("open", n.vpath, err)
+	}
+	return f, nil
 }
 
 func (t *Tree) openWrite(n node, flags int, offset int64) (*handle, error) {
 	appending := flags&os.O_APPEND != 0 || offset > 0
+	// "append" writes at the end only: APPE, or a REST+STOR at exactly the file's size (checked
+	// once the file is open); a REST+STOR elsewhere also needs "write".
 	if appending {
 		if err := need(n, PermAppend); err != nil {
 			return nil, err
@@ -108,6 +138,7 @@ func (t *Tree) openWrite(n node, flags int, offset int64) (*handle, error) {
 	} else if err := need(n, PermWrite); err != nil {
 		return nil, err
 	}
+	canWrite := n.m.perm.Has(PermWrite)
 	if flags&os.O_RDWR != 0 {
 		if err := need(n, PermRead); err != nil {
 			return nil, err
@@ -125,11 +156,8 @@ func (t *Tree) openWrite(n node, flags int, offset int64) (*handle, error) {
 	if !appending {
 		oflags |= flags & os.O_TRUNC
 	}
-	f, err := n.m.root.OpenFile(n.rel, oflags, 0o644)
+	f, err := t.openRegular(n, oflags)
 	if err != nil {
-		return nil, t.osError("open", n.vpath, err)
-	}
-	if err := regular(t, n, f); err != nil {
 		return nil, err
 	}
 	if flags&os.O_APPEND != 0 {
@@ -137,35 +165,64 @@ func (t *Tree) openWrite(n node, flags int, offset int64) (*handle, error) {
 			_ = f.Close()
 			return nil, t.osError("seek", n.vpath, err)
 		}
+	} else if offset > 0 && !canWrite {
+		fi, err := f.Stat()
+		if err == nil && fi.Size() != offset {
+			err = fail(n.vpath, &permError{need: []Perm{PermWrite}, why: "a restart offset below or past the end of the file"})
+		}
+		if err != nil {
+			_ = f.Close()
+			return nil, t.osError("stat", n.vpath, err)
+		}
 	}
-	return t.newHandle(n, f, "", Upload)
+	h, err := t.newHandle(n, f, nil, "", Upload)
+	if err != nil {
+		return nil, err
+	}
+	if offset > 0 && !canWrite {
+		h.appendAt = offset
+	}
+	return h, nil
 }
 
-// openTemp creates the hidden temporary file of an atomic upload beside the target.
+// openTemp creates the hidden temporary file of an atomic upload beside the target. The upload
+// keeps the directory open (dir), so that the temporary file is renamed or removed wherever the
+// directory moves meanwhile, and keeps the file locked, which tells it from a stale one.
 func (t *Tree) openTemp(n node, access int) (*handle, error) {
-	// Refuse what a direct write would refuse: a directory, or a symbolic link leading outside.
+	// Refuse what a direct write would refuse: a directory, a special file, or a symbolic
+	// link leading outside.
 	fi, err := n.m.root.Stat(n.rel)
 	switch {
 	case err == nil && fi.IsDir():
 		return nil, fail(n.vpath, errIsDir)
 	case err == nil && !fi.Mode().IsRegular():
-		return nil, fail(n.vpath, errDenied)
+		return nil, fail(n.vpath, errNotRegular)
 	case err != nil && !os.IsNotExist(err):
 		return nil, t.osError("open", n.vpath, err)
 	}
-	dir := path.Dir(n.rel)
+	dir, err := n.m.root.OpenRoot(path.Dir(n.rel))
+	if err != nil {
+		return nil, t.osError("open", n.vpath, err)
+	}
 	var lastErr error
 	for range 8 {
-		tmp := path.Join(dir, tempPrefix+randomSuffix())
-		f, err := n.m.root.OpenFile(tmp, access|os.O_CREATE|os.O_EXCL, 0o644)
-		if err == nil {
-			return t.newHandle(n, f, tmp, Upload)
-		}
-		lastErr = err
-		if !errors.Is(err, os.ErrExist) {
+		tmp := tempPrefix + randomSuffix()
+		f, err := dir.OpenFile(tmp, access|os.O_CREATE|os.O_EXCL, 0o644)
+		if err != nil {
+			lastErr = err
+			if errors.Is(err, os.ErrExist) {
+				continue
+			}
 			break
 		}
+		if lastErr = lockTemp(f); lastErr == nil {
+			return t.newHandle(n, f, dir, tmp, Upload)
+		}
+		// a sweep took it between the create and the lock: try another name
+		_ = f.Close()
+		_ = dir.Remove(tmp)
 	}
+	_ = dir.Close()
 	return nil, t.osError("create temporary", n.vpath, lastErr)
 }
 
@@ -178,7 +235,7 @@ func regular(t *Tree, n node, f *os.File) error {
 	case fi.IsDir():
 		err = fail(n.vpath, errIsDir)
 	case !fi.Mode().IsRegular():
-		err = fail(n.vpath, errDenied)
+		err = fail(n.vpath, errNotRegular)
 	default:
 		return nil
 	}
@@ -192,11 +249,12 @@ func randomSuffix() string {
 	return hex.EncodeToString(b[:])
 }
 
-func (t *Tree) newHandle(n node, f *os.File, tmp string, dir Direction) (*handle, error) {
+func (t *Tree) newHandle(n node, f *os.File, tmpDir *os.Root, tmp string, dir Direction) (*handle, error) {
 	if err := t.acquire(n.vpath); err != nil {
 		_ = f.Close()
-		if tmp != "" {
-			_ = n.m.root.Remove(tmp)
+		if tmpDir != nil {
+			_ = tmpDir.Remove(tmp)
+			_ = tmpDir.Close()
 		}
 		return nil, err
 	}
@@ -210,6 +268,7 @@ func (t *Tree) newHandle(n node, f *os.File, tmp string, dir Direction) (*handle
 		m:             n.m,
 		vpath:         n.vpath,
 		rel:           n.rel,
+		tmpDir:        tmpDir,
 		tmp:           tmp,
 		dir:           dir,
 		limits:        limits,
@@ -227,6 +286,9 @@ func (h *handle) TransferError(err error) {
 
 // Seek sets the offset of the next read or write (REST).
 func (h *handle) Seek(offset int64, whence int) (int64, error) {
+	if h.appendAt > 0 && (whence != io.SeekStart || offset != h.appendAt) {
+		return 0, fail(h.vpath, &permError{need: []Perm{PermWrite}, why: "a restart offset below or past the end of the file"})
+	}
 	n, err := h.f.Seek(offset, whence)
 	return n, h.t.ioError(h.vpath, err)
 }
@@ -242,16 +304,17 @@ func (h *handle) Close() error {
 func (h *handle) close() error {
 	err := h.f.Close()
 	complete := err == nil && !h.failed.Load()
-	if h.tmp != "" {
+	if h.tmpDir != nil {
 		if complete {
-			err = h.m.root.Rename(h.tmp, h.rel)
+			err = h.tmpDir.Rename(h.tmp, path.Base(h.rel))
 			complete = err == nil
 		}
 		if !complete {
-			if rerr := h.m.root.Remove(h.tmp); rerr != nil && !os.IsNotExist(rerr) {
+			if rerr := h.tmpDir.Remove(h.tmp); rerr != nil && !os.IsNotExist(rerr) {
 				h.t.log.Warn("cannot remove temporary upload file", "path", h.vpath, "err", rerr)
 			}
 		}
+		_ = h.tmpDir.Close()
 	}
 	h.t.release()
 	if cb := h.t.opt.OnTransfer; cb != nil {

@@ -53,11 +53,8 @@ func (t *Tree) ComputeHash(name string, algo ftpserver.HASHAlgo, start, end int6
 	default:
 		return "", fail(n.vpath, newReason("unknown hash algorithm"))
 	}
-	f, err := n.m.root.OpenFile(n.rel, os.O_RDONLY, 0)
+	f, err := t.openRegular(n, os.O_RDONLY)
 	if err != nil {
-		return "", t.osError("hash", n.vpath, err)
-	}
-	if err := regular(t, n, f); err != nil {
 		return "", err
 	}
 	defer f.Close()

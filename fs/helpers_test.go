@@ -102,3 +102,16 @@ func tempFiles(t *testing.T, dir string) []string {
 	}
 	return out
 }
+
+// holdTemp locks a temporary upload file as an upload in progress does, until the test ends.
+func holdTemp(t *testing.T, p string) {
+	t.Helper()
+	f, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = f.Close() })
+	if err := lockTemp(f); err != nil {
+		t.Fatal(err)
+	}
+}

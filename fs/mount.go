@@ -102,6 +102,9 @@ func (t *Tree) resolve(name string) (node, error) {
 	if strings.IndexByte(name, 0) >= 0 {
 		return node{}, fail(cleanPath(strings.ReplaceAll(name, "\x00", "?")), errInvalidName)
 	}
+	if !strings.HasPrefix(name, "/") && t.opt.WorkDir != nil {
+		name = t.opt.WorkDir() + "/" + name
+	}
 	n := node{vpath: cleanPath(name)}
 	n.reserved = strings.Contains(n.vpath, reservedElem)
 	for _, m := range t.mounts {

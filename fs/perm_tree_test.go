@@ -73,7 +73,7 @@ func TestPermissions(t *testing.T) {
 		{name: "APPE", need: PermAppend, do: stor("/docs/a.txt", os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0),
 			check: `/docs/a.txt: permission denied (no "append" permission)`},
 		{name: "APPE new", need: PermAppend, do: stor("/docs/new.txt", os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0)},
-		{name: "REST+STOR", need: PermAppend, do: stor("/docs/a.txt", os.O_WRONLY|os.O_CREATE, 3)},
+		{name: "REST+STOR at the end", need: PermAppend, do: stor("/docs/a.txt", os.O_WRONLY|os.O_CREATE, 7)},
 		{name: "OpenFile write", need: PermWrite, do: func(tr *Tree) error {
 			f, err := tr.OpenFile("/docs/new.txt", os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 			if err == nil {

@@ -2,9 +2,12 @@ package fs
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	ftpserver "github.com/fclairamb/ftpserverlib"
@@ -18,6 +21,10 @@ type Options struct {
 	UploadLimits   []*Limiter     // likewise for uploads
 	OnTransfer     func(Transfer) // called once per file transfer, when its handle is closed
 	Logger         *slog.Logger   // nil discards
+
+	// WorkDir returns the session's current directory, against which a relative name is
+	// resolved (ftpserverlib passes absolute paths, except to Stat for HASH); nil = "/".
+	WorkDir func() string
 
 	// StallTimeout fails a transfer whose data connection makes no progress for this long
 	// (a client that stops reading or sending); 0 = no limit. A zero-copy step must move a
@@ -82,6 +89,9 @@ func NewTree(mounts []Mount, opt Options) (*Tree, error) {
 		cancel:  cancel,
 	}
 	t.bufs.New = func() any { b := make([]byte, bufferSize); return &b }
+	for _, m := range mounts {
+		sweepFolder(m.Dir, log)
+	}
 	return t, nil
 }
 
@@ -182,6 +192,10 @@ func (t *Tree) stat(n node, need Perm) (os.FileInfo, error) {
 			return t.virtualDir(n.vpath), nil
 		}
 		return nil, t.osError("stat", n.vpath, err)
+	}
+	if need == PermRead && !fi.IsDir() && !fi.Mode().IsRegular() {
+		// SIZE, MDTM: only files have a size and a time to tell
+		return nil, fail(n.vpath, errNotRegular)
 	}
 	if n.rel == "." {
 		fi = renamed(fi, baseName(n.vpath))
@@ -285,7 +299,35 @@ func (t *Tree) RemoveDir(name string) error {
 	if !fi.IsDir() {
 		return fail(n.vpath, errNotDir)
 	}
-	return t.osError("rmdir", n.vpath, n.m.root.Remove(n.rel))
+	err = n.m.root.Remove(n.rel)
+	if errors.Is(err, syscall.ENOTEMPTY) || errors.Is(err, syscall.EEXIST) {
+		// Stale temporary upload files are invisible: they must not keep a directory that
+		// looks empty from being removed.
+		if t.removeStaleIn(n) {
+			err = n.m.root.Remove(n.rel)
+		}
+	}
+	return t.osError("rmdir", n.vpath, err)
+}
+
+// removeStaleIn removes the stale temporary upload files of the directory n; it reports
+// whether it held nothing else.
+func (t *Tree) removeStaleIn(n node) bool {
+	d, err := n.m.root.Open(n.rel)
+	if err != nil {
+		return false
+	}
+	names, err := d.Readdirnames(-1)
+	_ = d.Close()
+	if err != nil {
+		return false
+	}
+	for _, name := range names {
+		if !strings.HasPrefix(name, tempPrefix) {
+			return false
+		}
+	}
+	return removeStale(n.m.root, n.rel, names, t.log) == 0
 }
 
 // RemoveAll is always refused: a client removes a tree one file and directory at a time.

@@ -8,7 +8,9 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"path"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -66,6 +68,7 @@ type session struct {
 	user   atomic.Pointer[auth.User]
 	tree   atomic.Pointer[fs.Tree]
 	mode   string
+	rnfr   string // the path the last RNFR accepted; "" after a failed RNFR or any RNTO
 }
 
 // close cuts the session's control connection; ftpserverlib then ends the
@@ -76,6 +79,15 @@ func (sess *session) close() {
 		return
 	}
 	_ = sess.cc.Close()
+}
+
+// closeWith tells the client why with a 421 reply, then closes the session
+// (shutdown, kick, ban).
+func (sess *session) closeWith(text string) {
+	if sess.conn != nil && !sess.conn.say(421, text) && sess.cc.HasTLSForControl() {
+		sess.log.Debug("no 421 sent: the TLS layer of the control connection is not known yet")
+	}
+	sess.close()
 }
 
 // attrs are the session's log attributes: session id, client address, user.
@@ -182,14 +194,7 @@ func (d *driver) ClientDisconnected(cc ftpserver.ClientContext) {
 	}
 	s.sessions.Delete(sess)
 	s.byID.Delete(sess.id)
-	u := sess.user.Load()
-	if u != nil {
-		s.userSess.Release(u.Name)
-		s.metrics.sessionsLoggedIn.Dec()
-	}
-	if t := sess.tree.Load(); t != nil {
-		_ = t.Close()
-	}
+	u := s.logout(sess)
 	if sess.conn != nil {
 		if u == nil && sess.conn.timedOut.Load() {
 			sess.log.Info("idle timeout before login")
@@ -200,6 +205,20 @@ func (d *driver) ClientDisconnected(cc ftpserver.ClientContext) {
 	sess.log.Debug("disconnected")
 }
 
+// logout ends a session's login: its user's slot, its tree and the logged-in
+// count go back. It returns the user who was logged in, or nil.
+func (s *Server) logout(sess *session) *auth.User {
+	u := sess.user.Swap(nil)
+	if u != nil {
+		s.userSess.Release(u.Name)
+		s.metrics.sessionsLoggedIn.Dec()
+	}
+	if t := sess.tree.Swap(nil); t != nil {
+		_ = t.Close()
+	}
+	return u
+}
+
 func (d *driver) GetTLSConfig() (*tls.Config, error) {
 	if !d.s.state().tlsConfigured() {
 		return nil, errNoTLS
@@ -208,8 +227,17 @@ func (d *driver) GetTLSConfig() (*tls.Config, error) {
 }
 
 // PreAuthUser enforces TLS requirements at USER, before any password is sent.
+// A USER on a logged-in session logs the first user out first (RFC 959 lets a
+// client change user): the first login's slot and folders are given back
+// whatever the new login's outcome.
 func (d *driver) PreAuthUser(cc ftpserver.ClientContext, user string) error {
 	st := d.s.state()
+	if sess := sessionOf(cc); sess != nil {
+		if old := d.s.logout(sess); old != nil {
+			sess.log.Info("logout: new USER on a logged-in session", "user", old.Name)
+			sess.log = d.s.log.With("session", sess.id, "remote", sess.remote.String())
+		}
+	}
 	if err := d.s.tlsLoginRefusal(st, cc, user, "USER"); err != nil {
 		return err
 	}
@@ -245,6 +273,9 @@ func (s *Server) tlsLoginRefusal(st *state, cc ftpserver.ClientContext, user, co
 // requirement of the handshake (client_auth), never a replacement.
 func (d *driver) VerifyConnection(cc ftpserver.ClientContext, user string, conn *tls.Conn) (ftpserver.ClientDriver, error) {
 	st := d.s.state()
+	if sess := sessionOf(cc); sess != nil && sess.conn != nil && d.mode != tlsModeImplicit {
+		sess.conn.setReplies(conn) // explicit FTPS: the first TLS connection wharf sees
+	}
 	u, ok := st.dir.Lookup(user)
 	if !ok || !u.TLSCertificateLogin || u.Disabled || st.tls == nil {
 		return nil, nil
@@ -325,6 +356,7 @@ func (s *Server) openSession(cc ftpserver.ClientContext, sess *session, u *auth.
 		OnTransfer:     func(t fs.Transfer) { s.transferDone(sess, u, t) },
 		Logger:         log,
 		StallTimeout:   st.cfg.Server.DataTimeout,
+		WorkDir:        cc.Path,
 	})
 	if err != nil {
 		s.userSess.Release(u.Name)
@@ -362,13 +394,19 @@ func (d *driver) QuitMessage() string { return "Goodbye." }
 
 func (d *driver) WrapPassiveListener(l net.Listener) (net.Listener, error) {
 	s := d.s
-	return &dataListener{
+	dl := &dataListener{
 		Listener:  s.ports.WrapListener(l),
 		strictEOF: func() bool { return s.state().cfg.TLS.StrictUploadEOF },
 		onClose: func(c *dataConn) {
 			s.noteHandshakeEnd(tlsModeData, c.tlsState.Load(), s.log.With("remote", addrOf(c.RemoteAddr()).String()))
 		},
-	}, nil
+	}
+	timeout := s.state().cfg.Server.DataTimeout
+	dl.expireAfter(timeout, func() {
+		s.log.Info("passive port released: no data connection within data_timeout",
+			"port", l.Addr().String(), "data_timeout", timeout.String())
+	})
+	return dl, nil
 }
 
 // publicIP is the PublicIPResolver: the address announced in 227 replies.
@@ -395,19 +433,64 @@ func (f *sessionFS) GetHandle(name string, flags int, offset int64) (ftpserver.F
 }
 
 func (f *sessionFS) Stat(name string) (os.FileInfo, error) {
-	need, ok := statNeeds[f.sess.cc.GetLastCommand()]
+	cmd := f.sess.cc.GetLastCommand()
+	need, ok := statNeeds[cmd]
 	if !ok {
 		need = fs.PermList | fs.PermRead
 	}
+	if cmd == "LIST" || cmd == "NLST" {
+		name = f.listPath(name)
+	}
 	fi, err := f.Tree.StatFor(name, need)
+	if cmd == "RNFR" {
+		f.sess.rnfr = ""
+		if err == nil {
+			f.sess.rnfr = name
+		}
+	}
 	if err != nil {
 		return nil, f.refused(name, err)
 	}
 	return fi, nil
 }
 
+// listPath drops ls-style options from a LIST or NLST argument, as vsftpd
+// does: ftpserverlib strips only -a, -l, -al and -la and would take the rest
+// ("-CF", "-1", "-lR dir") as a path. Words starting with "-" at the start of
+// the argument are options, never a name.
+func (f *sessionFS) listPath(name string) string {
+	cwd := f.sess.cc.Path()
+	rel := name
+	if path.IsAbs(name) {
+		if cwd != "/" && !strings.HasPrefix(name, cwd+"/") {
+			return name
+		}
+		rel = strings.TrimPrefix(strings.TrimPrefix(name, cwd), "/")
+	}
+	if !strings.HasPrefix(rel, "-") {
+		return name
+	}
+	for strings.HasPrefix(rel, "-") {
+		i := strings.IndexByte(rel, ' ')
+		if i < 0 {
+			rel = ""
+			break
+		}
+		rel = strings.TrimLeft(rel[i:], " ")
+	}
+	p := path.Join(cwd, rel)
+	if path.IsAbs(rel) {
+		p = path.Clean(rel)
+	}
+	f.sess.cc.SetListPath(p)
+	return p
+}
+
 func (f *sessionFS) ReadDir(name string) ([]os.FileInfo, error) {
 	read := f.Tree.ReadDir
+	if cmd := f.sess.cc.GetLastCommand(); cmd == "LIST" || cmd == "NLST" {
+		name = f.listPath(name)
+	}
 	if f.sess.cc.GetLastCommand() == "NLST" {
 		read = f.Tree.ReadDirNames // NLST shows names only: no stat per entry
 	}
@@ -423,7 +506,16 @@ func (f *sessionFS) Remove(name string) error { return f.refused(name, f.Tree.Re
 
 func (f *sessionFS) RemoveDir(name string) error { return f.refused(name, f.Tree.RemoveDir(name)) }
 
+// errNoRNFR answers an RNTO whose RNFR failed: ftpserverlib would otherwise
+// rename the file of an earlier, accepted RNFR.
+var errNoRNFR = errors.New("RNFR first: the last RNFR was refused")
+
 func (f *sessionFS) Rename(from, to string) error {
+	pending := f.sess.rnfr
+	f.sess.rnfr = ""
+	if pending != from {
+		return f.refused(from+" -> "+to, errNoRNFR)
+	}
 	return f.refused(from+" -> "+to, f.Tree.Rename(from, to))
 }
 

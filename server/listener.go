@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -83,8 +84,11 @@ func (g *gate) Accept() (net.Conn, error) {
 		g.s.metrics.connections.Inc()
 		g.s.pending.Store(connKey(c.RemoteAddr(), c.LocalAddr()), cc)
 		if g.mode == tlsModeImplicit {
-			return g.s.implicitTLS(cc), nil
+			tc := g.s.implicitTLS(cc)
+			cc.setReplies(tc)
+			return tc, nil
 		}
+		cc.setReplies(cc)
 		return cc, nil
 	}
 }
@@ -127,7 +131,27 @@ type controlConn struct {
 	once     sync.Once
 	timedOut atomic.Bool
 	tlsState atomic.Int32 // 0 none, 1 handshake started, 2 verified
+
+	// replies is where a reply of wharf's own goes (a 421 before the server
+	// closes the session): the connection itself in clear, the TLS connection
+	// over it once there is one (implicit at once, explicit from USER on).
+	replies atomic.Pointer[net.Conn]
 }
+
+// say writes a reply of wharf's own, bounded in time; it reports whether the
+// reply could be written (not when the session has a TLS layer wharf has not
+// seen yet).
+func (c *controlConn) say(code int, text string) bool {
+	w := c.replies.Load()
+	if w == nil {
+		return false
+	}
+	_ = c.Conn.SetWriteDeadline(time.Now().Add(refusalWriteTimeout))
+	_, err := io.WriteString(*w, strconv.Itoa(code)+" "+text+"\r\n")
+	return err == nil
+}
+
+func (c *controlConn) setReplies(w net.Conn) { c.replies.Store(&w) }
 
 func (c *controlConn) Read(b []byte) (int, error) {
 	n, err := c.Conn.Read(b)
@@ -387,10 +411,29 @@ func (c *dataConn) Close() error {
 }
 
 // dataListener wraps a passive listener so accepted connections are dataConns.
+// A passive port that no data connection reaches within data_timeout is given
+// back (closed): a client that sends PASV or EPSV and never connects cannot
+// hold the range.
 type dataListener struct {
 	net.Listener
 	onClose   func(*dataConn)
 	strictEOF func() bool
+	idle      *time.Timer
+	accepted  atomic.Bool
+}
+
+// expireAfter closes the listener if no connection is accepted within d; onExpire
+// is called when it does.
+func (l *dataListener) expireAfter(d time.Duration, onExpire func()) {
+	if d <= 0 {
+		return
+	}
+	l.idle = time.AfterFunc(d, func() {
+		if !l.accepted.Load() {
+			_ = l.Listener.Close()
+			onExpire()
+		}
+	})
 }
 
 func (l *dataListener) Accept() (net.Conn, error) {
@@ -398,11 +441,30 @@ func (l *dataListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
+	l.accepted.Store(true)
+	if l.idle != nil {
+		l.idle.Stop()
+	}
 	tc, ok := c.(*net.TCPConn)
 	if !ok {
 		return c, nil
 	}
 	return &dataConn{TCPConn: tc, onClose: l.onClose, strictEOF: l.strictEOF()}, nil
+}
+
+func (l *dataListener) Close() error {
+	if l.idle != nil {
+		l.idle.Stop()
+	}
+	return l.Listener.Close()
+}
+
+// SetDeadline sets the accept deadline when the wrapped listener supports it.
+func (l *dataListener) SetDeadline(t time.Time) error {
+	if d, ok := l.Listener.(interface{ SetDeadline(time.Time) error }); ok {
+		return d.SetDeadline(t)
+	}
+	return errors.ErrUnsupported
 }
 
 // addrOf returns the IP of a TCP address, unmapped.
