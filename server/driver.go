@@ -127,6 +127,7 @@ func (d *driver) GetSettings() (*ftpserver.Settings, error) {
 	}
 	set := &ftpserver.Settings{
 		Listener:                 d.gate,
+		ListenAddr:               d.gate.Addr().String(), // STAT prints it
 		Banner:                   cfg.Server.Banner,
 		PassiveTransferPortRange: d.s.ports,
 		// Each passive port hands a connection only to the session whose client

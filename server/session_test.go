@@ -241,3 +241,37 @@ func TestReloadComparesWithWhatRuns(t *testing.T) {
 		}
 	}
 }
+
+// TestRepliesReadWell: STAT names both ends; a refused upload says what was
+// refused and which permission it needs, with the virtual path only.
+func TestRepliesReadWell(t *testing.T) {
+	t.Parallel()
+	in := servertest.Start(t, sessionConfig, "alice")
+	c := dialRaw(t, in.Addr)
+	c.read()
+	c.login("anonymous", "x")
+	_, msg := c.cmd("STAT")
+	if !strings.Contains(msg, "Connected to "+in.Addr+" from 127.0.0.1") {
+		t.Fatalf("STAT: %q", msg)
+	}
+	c.epsv()
+	code, msg := c.cmd("STOR /x.txt")
+	if code != 550 || !strings.Contains(msg, `/x.txt: permission denied`) || strings.Contains(msg, in.Dir) {
+		t.Fatalf("refused STOR: %d %q", code, msg)
+	}
+}
+
+// TestLongLineGets500: a control line longer than the server reads gets a 500
+// reply before the connection is closed.
+func TestLongLineGets500(t *testing.T) {
+	t.Parallel()
+	in := servertest.Start(t, sessionConfig, "alice")
+	c := dialRaw(t, in.Addr)
+	c.read()
+	c.expect("NOOP", 200)
+	go func() { _, _ = c.conn.Write([]byte("NOOP " + strings.Repeat("x", 1<<20) + "\r\n")) }()
+	code, line, err := c.tryRead()
+	if err != nil || code != 500 {
+		t.Fatalf("a 1 MB line got %q, %v", line, err)
+	}
+}
