@@ -235,3 +235,25 @@ func BenchmarkFilterAllowed(b *testing.B) {
 		})
 	}
 }
+
+// TestFilterMostSpecificDecides: the longest matching prefix of either list
+// decides; a tie is a deny.
+func TestFilterMostSpecificDecides(t *testing.T) {
+	p := netip.MustParsePrefix
+	f := NewFilter([]netip.Prefix{p("127.0.0.0/8"), p("10.1.2.0/24"), p("192.0.2.7/32")},
+		[]netip.Prefix{p("127.0.0.66/32"), p("10.0.0.0/8"), p("192.0.2.7/32"), p("::ffff:198.51.100.0/120")})
+	for addr, want := range map[string]bool{
+		"127.0.0.1":         true,  // allow /8
+		"127.0.0.66":        false, // deny /32 inside allow /8
+		"10.1.2.3":          true,  // allow /24 inside deny /8
+		"10.9.9.9":          false, // deny /8
+		"192.0.2.7":         false, // tie: deny
+		"198.51.100.5":      false, // deny written as a mapped prefix
+		"::ffff:127.0.0.66": false,
+		"203.0.113.1":       false, // neither, allow not empty
+	} {
+		if got := f.Allowed(netip.MustParseAddr(addr)); got != want {
+			t.Errorf("%s: allowed=%v, want %v", addr, got, want)
+		}
+	}
+}
