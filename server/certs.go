@@ -7,25 +7,12 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
-	"fmt"
 	"math/big"
 	"net"
 	"os"
 	"path/filepath"
 	"time"
 )
-
-func loadCertPool(file string) (*x509.CertPool, error) {
-	data, err := os.ReadFile(file)
-	if err != nil {
-		return nil, fmt.Errorf("reading client CA bundle: %w", err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(data) {
-		return nil, fmt.Errorf("client CA bundle %s holds no PEM certificate", file)
-	}
-	return pool, nil
-}
 
 // writeSelfSigned creates a self-signed ECDSA P-256 certificate for the embedded
 // default configuration, valid for localhost, 127.0.0.1 and ::1, and writes it

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/wharf-ftp/wharf/passive"
@@ -65,8 +66,13 @@ func Check(o CheckOptions, w io.Writer) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	a.Start(ctx)
-	// One line: the summary, what the ports look like now, and who is told what.
-	fmt.Fprintf(w, "%s; %s; passive: %s\n", cfg.Summary(), bind, a.Describe())
+	// The one-line summary, then what the ports look like now and who is told
+	// what, one line each.
+	fmt.Fprintln(w, cfg.Summary())
+	fmt.Fprintln(w, bind)
+	for _, part := range strings.Split(a.Describe(), "; ") {
+		fmt.Fprintln(w, "passive: "+part)
+	}
 	if !client.IsValid() {
 		return nil
 	}

@@ -127,6 +127,7 @@ func (d *driver) GetSettings() (*ftpserver.Settings, error) {
 	}
 	set := &ftpserver.Settings{
 		Listener:                 d.gate,
+		ListenAddr:               d.gate.Addr().String(), // STAT prints it
 		Banner:                   cfg.Server.Banner,
 		PassiveTransferPortRange: d.s.ports,
 		// Each passive port hands a connection only to the session whose client
@@ -394,13 +395,19 @@ func (d *driver) QuitMessage() string { return "Goodbye." }
 
 func (d *driver) WrapPassiveListener(l net.Listener) (net.Listener, error) {
 	s := d.s
-	return &dataListener{
+	dl := &dataListener{
 		Listener:  s.ports.WrapListener(l),
 		strictEOF: func() bool { return s.state().cfg.TLS.StrictUploadEOF },
 		onClose: func(c *dataConn) {
 			s.noteHandshakeEnd(tlsModeData, c.tlsState.Load(), s.log.With("remote", addrOf(c.RemoteAddr()).String()))
 		},
-	}, nil
+	}
+	timeout := s.state().cfg.Server.DataTimeout
+	dl.expireAfter(timeout, func() {
+		s.log.Info("passive port released: no data connection within data_timeout",
+			"port", l.Addr().String(), "data_timeout", timeout.String())
+	})
+	return dl, nil
 }
 
 // publicIP is the PublicIPResolver: the address announced in 227 replies.

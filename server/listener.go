@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -132,6 +133,13 @@ type controlConn struct {
 	timedOut atomic.Bool
 	tlsState atomic.Int32 // 0 none, 1 handshake started, 2 verified
 
+	// Line scanning while the stream is in clear (explicit listeners, before
+	// AUTH): a line too long gets a 500 before the connection is closed.
+	lineLen   int
+	lineStart [5]byte
+	encrypted bool // an AUTH command went by: the rest is TLS, opaque here
+	tooLong   bool
+
 	// replies is where a reply of wharf's own goes (a 421 before the server
 	// closes the session): the connection itself in clear, the TLS connection
 	// over it once there is one (implicit at once, explicit from USER on).
@@ -153,8 +161,46 @@ func (c *controlConn) say(code int, text string) bool {
 
 func (c *controlConn) setReplies(w net.Conn) { c.replies.Store(&w) }
 
+// scanClear follows the command lines of a clear control stream (read on the
+// session's goroutine only). It returns how many bytes of p go to
+// ftpserverlib: all of them, or none once a line is too long, after a 500.
+func (c *controlConn) scanClear(p []byte) int {
+	for _, ch := range p {
+		if ch == '\n' {
+			if strings.EqualFold(string(c.lineStart[:min(c.lineLen, 5)]), "AUTH ") {
+				c.encrypted = true // TLS follows if ftpserverlib accepts AUTH
+				return len(p)
+			}
+			c.lineLen = 0
+			continue
+		}
+		if c.lineLen < len(c.lineStart) {
+			c.lineStart[c.lineLen] = ch
+		}
+		c.lineLen++
+		if c.lineLen > maxControlLine {
+			c.tooLong = true
+			c.say(500, "Command line too long (at most "+strconv.Itoa(maxControlLine)+" bytes): closing control connection.")
+			return 0
+		}
+	}
+	return len(p)
+}
+
+// maxControlLine is the longest command line ftpserverlib reads (its 4096-byte
+// buffer holds the line and its CRLF); it drops a longer one without a word.
+const maxControlLine = 4096 - 2
+
 func (c *controlConn) Read(b []byte) (int, error) {
+	if c.tooLong {
+		return 0, io.EOF
+	}
 	n, err := c.Conn.Read(b)
+	if n > 0 && c.mode == tlsModeExplicit && !c.encrypted {
+		if n = c.scanClear(b[:n]); c.tooLong {
+			return 0, io.EOF
+		}
+	}
 	if err != nil {
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() {
@@ -411,10 +457,29 @@ func (c *dataConn) Close() error {
 }
 
 // dataListener wraps a passive listener so accepted connections are dataConns.
+// A passive port that no data connection reaches within data_timeout is given
+// back (closed): a client that sends PASV or EPSV and never connects cannot
+// hold the range.
 type dataListener struct {
 	net.Listener
 	onClose   func(*dataConn)
 	strictEOF func() bool
+	idle      *time.Timer
+	accepted  atomic.Bool
+}
+
+// expireAfter closes the listener if no connection is accepted within d; onExpire
+// is called when it does.
+func (l *dataListener) expireAfter(d time.Duration, onExpire func()) {
+	if d <= 0 {
+		return
+	}
+	l.idle = time.AfterFunc(d, func() {
+		if !l.accepted.Load() {
+			_ = l.Listener.Close()
+			onExpire()
+		}
+	})
 }
 
 func (l *dataListener) Accept() (net.Conn, error) {
@@ -422,11 +487,30 @@ func (l *dataListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
+	l.accepted.Store(true)
+	if l.idle != nil {
+		l.idle.Stop()
+	}
 	tc, ok := c.(*net.TCPConn)
 	if !ok {
 		return c, nil
 	}
 	return &dataConn{TCPConn: tc, onClose: l.onClose, strictEOF: l.strictEOF()}, nil
+}
+
+func (l *dataListener) Close() error {
+	if l.idle != nil {
+		l.idle.Stop()
+	}
+	return l.Listener.Close()
+}
+
+// SetDeadline sets the accept deadline when the wrapped listener supports it.
+func (l *dataListener) SetDeadline(t time.Time) error {
+	if d, ok := l.Listener.(interface{ SetDeadline(time.Time) error }); ok {
+		return d.SetDeadline(t)
+	}
+	return errors.ErrUnsupported
 }
 
 // addrOf returns the IP of a TCP address, unmapped.

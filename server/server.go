@@ -38,6 +38,7 @@ type Server struct {
 	log      *slog.Logger
 	logLevel *slog.LevelVar
 	cur      atomic.Pointer[state]
+	boot     *config.Config // the file as read at start: what restart-only settings still run with
 	embedded *embedded
 
 	metrics   *metrics
@@ -144,6 +145,7 @@ func New(opts Options) (*Server, error) {
 	s.announcer = passive.NewAnnouncer(st.announce)
 	s.xfer = newXferLog(cfg.Log.TransferLog)
 	s.cur.Store(st)
+	s.boot = cfg
 	s.metrics.reloadSuccessful.Set(1)
 	s.metrics.reloadTimestamp.SetToCurrentTime()
 	return s, nil
@@ -306,7 +308,6 @@ func (s *Server) Reload() error {
 		return err
 	}
 	logWarnings(s.log, cfg)
-	old := s.state()
 	s.cur.Store(st)
 	s.logLevel.Set(cfg.Log.Level)
 	s.applyLimits(st)
@@ -315,7 +316,7 @@ func (s *Server) Reload() error {
 	if err := s.xfer.reopen(cfg.Log.TransferLog); err != nil {
 		s.log.Error("transfer log", "err", err)
 	}
-	s.noteRestartNeeded(old.cfg, cfg)
+	s.noteRestartNeeded(s.boot, cfg)
 	s.metrics.reloadSuccessful.Set(1)
 	s.metrics.reloadTimestamp.SetToCurrentTime()
 	s.log.Info("configuration reloaded", "users", len(cfg.Users), "tls", tlsVersionName(tlsMin(st)))
@@ -329,7 +330,9 @@ func logWarnings(log *slog.Logger, cfg *config.Config) {
 	}
 }
 
-// noteRestartNeeded logs settings that a reload cannot change.
+// noteRestartNeeded logs settings that a reload cannot change and that differ
+// from what runs (the values read at start), at every reload until a restart
+// applies them or the file says the running value again.
 func (s *Server) noteRestartNeeded(old, cfg *config.Config) {
 	check := func(name string, changed bool) {
 		if changed {

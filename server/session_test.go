@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -182,5 +183,95 @@ deny = ["127.0.0.66/32"]
 	}
 	if code, msg := ok.read(); code != 220 {
 		t.Fatalf("127.0.0.65 got %q", msg)
+	}
+}
+
+// TestIdlePassivePortReleased: sessions that send EPSV and never connect give
+// their passive ports back after data_timeout, so others can still transfer.
+func TestIdlePassivePortReleased(t *testing.T) {
+	t.Parallel()
+	first := servertest.FreePortRange(t, 2)
+	in := servertest.Start(t, strings.Replace(strings.Replace(sessionConfig, "{{ports}}", fmt.Sprintf("%d-%d", first, first+1), 1),
+		"[server]\n", "[server]\ndata_timeout = \"1s\"\n", 1)+`
+[users.bob]
+password = "{{hash}}"
+[[users.bob.folders]]
+mount = "/"
+path = "{{dir}}/alice"
+permissions = ["*"]
+`, "alice")
+	for _, u := range []string{"alice", "bob"} {
+		c := dialRaw(t, in.Addr)
+		c.read()
+		c.login(u, pass)
+		c.expect("EPSV", 229)
+	}
+	if v := metricValue(t, in.Metrics, "wharf_passive_ports_in_use"); v != 2 {
+		t.Fatalf("%v passive ports in use, want 2", v)
+	}
+	servertest.WaitFor(t, 10e9, "idle passive ports released", func() bool {
+		return metricValue(t, in.Metrics, "wharf_passive_ports_in_use") == 0
+	})
+	c := dialRaw(t, in.Addr)
+	c.read()
+	c.login("anonymous", "x")
+	c.expect("EPSV", 229)
+}
+
+// TestReloadComparesWithWhatRuns: a restart-only setting changed in the file is
+// reported at every reload until the file holds the running value again.
+func TestReloadComparesWithWhatRuns(t *testing.T) {
+	t.Parallel()
+	in := servertest.Start(t, sessionConfig, "alice")
+	text, err := os.ReadFile(in.ConfigPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	warnings := func() int { return strings.Count(in.Logs.String(), "needs a restart") }
+	changed := strings.Replace(string(text), "[server]\n", "[server]\nidle_timeout = \"7m\"\n", 1)
+	for i, step := range []struct {
+		text string
+		want int
+	}{{changed, 1}, {changed, 2}, {string(text), 2}} {
+		if err := in.Rewrite(t, step.text); err != nil {
+			t.Fatalf("reload %d: %v", i, err)
+		}
+		if got := warnings(); got != step.want {
+			t.Fatalf("after reload %d: %d restart warnings, want %d\n%s", i, got, step.want, in.Logs.String())
+		}
+	}
+}
+
+// TestRepliesReadWell: STAT names both ends; a refused upload says what was
+// refused and which permission it needs, with the virtual path only.
+func TestRepliesReadWell(t *testing.T) {
+	t.Parallel()
+	in := servertest.Start(t, sessionConfig, "alice")
+	c := dialRaw(t, in.Addr)
+	c.read()
+	c.login("anonymous", "x")
+	_, msg := c.cmd("STAT")
+	if !strings.Contains(msg, "Connected to "+in.Addr+" from 127.0.0.1") {
+		t.Fatalf("STAT: %q", msg)
+	}
+	c.epsv()
+	code, msg := c.cmd("STOR /x.txt")
+	if code != 550 || !strings.Contains(msg, `/x.txt: permission denied`) || strings.Contains(msg, in.Dir) {
+		t.Fatalf("refused STOR: %d %q", code, msg)
+	}
+}
+
+// TestLongLineGets500: a control line longer than the server reads gets a 500
+// reply before the connection is closed.
+func TestLongLineGets500(t *testing.T) {
+	t.Parallel()
+	in := servertest.Start(t, sessionConfig, "alice")
+	c := dialRaw(t, in.Addr)
+	c.read()
+	c.expect("NOOP", 200)
+	go func() { _, _ = c.conn.Write([]byte("NOOP " + strings.Repeat("x", 1<<20) + "\r\n")) }()
+	code, line, err := c.tryRead()
+	if err != nil || code != 500 {
+		t.Fatalf("a 1 MB line got %q, %v", line, err)
 	}
 }

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/wharf-ftp/wharf/internal/tlsfiles"
 )
 
 // errNoTLS is returned by GetTLSConfig when no certificate is configured, so
@@ -90,15 +92,14 @@ func loadTLSMaterial(certFile, keyFile, caFile, clientAuth string, minVersion ui
 		m.clientAuth = "none"
 	}
 	if caFile != "" {
-		pool, err := loadCertPool(caFile)
+		pool, err := tlsfiles.LoadCertPool(caFile)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("reading client CA bundle: %w", err)
 		}
 		m.clientCAs = pool
 	}
-	if m.clientAuth != "none" && m.clientCAs == nil {
-		return nil, fmt.Errorf("tls.client_auth = %q needs tls.client_ca", clientAuth)
-	}
+	// The rules between client_auth and client_ca are the configuration's
+	// (server/config): a loaded configuration follows them.
 	return m, nil
 }
 
@@ -179,7 +180,7 @@ func loadCertHolder(certFile, keyFile string) (*certHolder, error) {
 	h := &certHolder{certFile: certFile, keyFile: keyFile}
 	// Stamp before loading: a change in between is seen at the next look.
 	h.seen, _ = stampFiles(certFile, keyFile)
-	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	cert, err := tlsfiles.LoadKeyPair(certFile, keyFile)
 	if err != nil {
 		return nil, fmt.Errorf("loading TLS certificate: %w", err)
 	}
@@ -206,7 +207,7 @@ func (h *certHolder) refresh(log *slog.Logger) {
 	if err != nil || st == h.seen {
 		return // a file being replaced is looked at again later
 	}
-	cert, err := tls.LoadX509KeyPair(h.certFile, h.keyFile)
+	cert, err := tlsfiles.LoadKeyPair(h.certFile, h.keyFile)
 	if err != nil {
 		if time.Since(maxTime(st.certMod, st.keyMod)) < certSettleTime {
 			return // maybe one of the two files is still on its way: look again later

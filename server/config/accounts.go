@@ -2,7 +2,6 @@ package config
 
 import (
 	"path"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -129,10 +128,15 @@ func (c *checker) permissions(t *table) (fs.Perm, bool) {
 	if !t.strings("permissions", &names) {
 		return 0, false
 	}
-	p, err := fs.ParsePermissions(names)
-	if err != nil {
-		c.keyErrorf(t.loc("permissions"), "%v", err)
+	perms, ok := eachEntry(c, t.loc("permissions"), names, func(name string) (fs.Perm, error) {
+		return fs.ParsePermissions([]string{name})
+	})
+	if !ok {
 		return 0, false
+	}
+	var p fs.Perm
+	for _, q := range perms {
+		p |= q
 	}
 	return p, true
 }
@@ -205,10 +209,8 @@ func (c *checker) folder(t *table, perm fs.Perm) (Folder, bool) {
 		c.keyErrorf(t.loc("path"), "must not be empty")
 		ok = false
 	default:
+		f.Path = c.resolve(f.Path)
 		c.folderPathExists(t.loc("path"), f.Path)
-		if abs, err := filepath.Abs(f.Path); err == nil {
-			f.Path = abs
-		}
 	}
 	if p, set := c.permissions(t); set {
 		f.Perm = p
@@ -221,8 +223,13 @@ func (c *checker) folder(t *table, perm fs.Perm) (Folder, bool) {
 }
 
 // virtualPath checks and cleans a virtual path (a mount point or a home):
-// absolute, without ".." elements.
+// absolute, without ".." elements, and no element named like an upload's
+// temporary file (such a path is hidden from every command).
 func virtualPath(p string) (string, string) {
+	if fs.IsReservedPath(p) {
+		return "", quote(p) + " names an element starting with " + quote(fs.ReservedPrefix) +
+			", which is reserved for uploads in progress (hidden from every command)"
+	}
 	if !strings.HasPrefix(p, "/") {
 		return "", quote(p) + " must be an absolute path such as \"/shared\""
 	}

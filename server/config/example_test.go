@@ -6,6 +6,7 @@ import (
 	"os"
 	"reflect"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/BurntSushi/toml"
@@ -109,6 +110,10 @@ func TestDefaultIsEmptyFile(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if len(cfg.Warnings) != 1 || !strings.Contains(cfg.Warnings[0].Error(), "empty.toml: warning: the file sets nothing") {
+			t.Errorf("Parse(%q) warnings = %v, want one about an empty file", data, cfg.Warnings)
+		}
+		cfg.Warnings = nil
 		want := Default()
 		want.File = "empty.toml"
 		if !reflect.DeepEqual(cfg, want) {

@@ -4,6 +4,8 @@ import (
 	"errors"
 	iofs "io/fs"
 	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/BurntSushi/toml"
 )
@@ -12,8 +14,15 @@ import (
 type Options struct {
 	// SkipPathChecks skips every check that looks at the filesystem: folder
 	// paths, certificate, key and CA files, the directories of state and log
-	// files (`wharf check --skip-path-checks`, e.g. for an example file in CI).
+	// files, the modes of the file and its key files (`wharf check
+	// --skip-path-checks`, e.g. for an example file in CI).
 	SkipPathChecks bool
+
+	// BaseDir is the directory relative paths in the file (folders,
+	// certificate, key and CA files, state, log and secret key files) are
+	// resolved against; "" = the working directory. Load sets it to the
+	// file's own directory.
+	BaseDir string
 }
 
 // Load reads and validates the file at path. On failure the error is an
@@ -27,7 +36,21 @@ func Load(path string, opt Options) (*Config, error) {
 		}
 		return nil, Errors{{File: path, Msg: "cannot read the file: " + err.Error()}}
 	}
-	return Parse(path, data, opt)
+	if opt.BaseDir == "" {
+		abs, err := filepath.Abs(path)
+		if err != nil {
+			return nil, Errors{{File: path, Msg: err.Error()}}
+		}
+		opt.BaseDir = filepath.Dir(abs)
+	}
+	cfg, err := Parse(path, data, opt)
+	if err != nil {
+		return nil, err
+	}
+	if !opt.SkipPathChecks {
+		cfg.Warnings = append(fileModeWarnings(path, cfg), cfg.Warnings...)
+	}
+	return cfg, nil
 }
 
 // Parse validates data, a TOML document; name stands for the file in
@@ -46,6 +69,13 @@ func Parse(name string, data []byte, opt Options) (*Config, error) {
 	cfg := Default()
 	cfg.File = name
 	c.document(c.newTable(nil, doc), cfg)
+	switch {
+	case len(doc) == 0:
+		c.warnf(nil, "the file sets nothing: every setting is its default (listen on %s) and there are no users, so nobody can log in",
+			strings.Join(cfg.Server.Listen, ", "))
+	case len(cfg.Users) == 0:
+		c.warnf(nil, "no [users.NAME] table: nobody can log in")
+	}
 	if len(c.errs) > 0 {
 		return nil, c.errs.sorted()
 	}

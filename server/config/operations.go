@@ -146,8 +146,18 @@ func (c *checker) hooks(root *table) []Hook {
 		h := Hook{Timeout: defaultHookTimeout, MaxRunning: defaultHookMaxRunning, Line: c.lines.line(t.at)}
 		var names []string
 		if t.strings("events", &names) {
-			kinds, err := events.ParseKinds(names)
+			// Each name alone first, so that every unknown one is reported;
+			// then the whole list, for names listed twice.
+			_, ok := eachEntry(c, t.loc("events"), names, func(n string) ([]events.Kind, error) {
+				return events.ParseKinds([]string{n})
+			})
+			var kinds []events.Kind
+			var err error
+			if ok {
+				kinds, err = events.ParseKinds(names)
+			}
 			switch {
+			case !ok:
 			case err != nil:
 				c.keyErrorf(t.loc("events"), "%v", err)
 			case len(kinds) == 0:

@@ -30,8 +30,8 @@ func (c *checker) passive(t *table, p *Passive) {
 		}
 	}
 	if t.str("external_address", &p.ExternalAddress) && p.ExternalAddress != "" {
-		if msg := checkExternalAddress(p.ExternalAddress); msg != "" {
-			c.keyErrorf(t.loc("external_address"), "%s", msg)
+		if err := passive.CheckExternalAddress(p.ExternalAddress); err != nil {
+			c.keyErrorf(t.loc("external_address"), "%v", err)
 		}
 	}
 	if t.str("external_address_url", &p.ExternalAddressURL) && p.ExternalAddressURL != "" {
@@ -61,10 +61,9 @@ func (c *checker) override(t *table) passive.Override {
 	var o passive.Override
 	var list []string
 	if t.strings("networks", &list) {
-		ps, err := auth.ParseNetworks(list)
+		ps, ok := eachEntry(c, t.loc("networks"), list, auth.ParseNetwork)
 		switch {
-		case err != nil:
-			c.keyErrorf(t.loc("networks"), "%v", err)
+		case !ok:
 		case len(ps) == 0:
 			c.keyErrorf(t.loc("networks"), "must list at least one network")
 		}
@@ -81,24 +80,6 @@ func (c *checker) override(t *table) passive.Override {
 	}
 	t.finish()
 	return o
-}
-
-// checkExternalAddress returns why s cannot be announced in a 227 reply, or
-// "" when it is an IPv4 literal or a DNS name.
-func checkExternalAddress(s string) string {
-	if a, err := netip.ParseAddr(s); err == nil {
-		if !a.Is4() {
-			return "PASV needs IPv4: " + quote(s) + " is not an IPv4 address"
-		}
-		return ""
-	}
-	if strings.Contains(s, ":") {
-		return "PASV needs IPv4: " + s + " is not an IPv4 address"
-	}
-	if !isDNSName(s) {
-		return quote(s) + " is neither an IPv4 address nor a DNS name"
-	}
-	return ""
 }
 
 // redactURL returns s with the password of its user info, if any, replaced:

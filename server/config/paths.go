@@ -1,12 +1,12 @@
 package config
 
 import (
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	iofs "io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/wharf-ftp/wharf/internal/tlsfiles"
 )
 
 // The checks below look at the filesystem; with Options.SkipPathChecks they
@@ -53,7 +53,8 @@ func (c *checker) keyPair(certAt loc, certFile string, keyAt loc, keyFile string
 	if !ok {
 		return
 	}
-	if _, err := tls.LoadX509KeyPair(certFile, keyFile); err != nil {
+	c.secretFileMode(keyAt, keyFile)
+	if _, err := tlsfiles.LoadKeyPair(certFile, keyFile); err != nil {
 		c.keyErrorf(certAt, "certificate %q and key %q do not load as a pair: %v", certFile, keyFile, unwrapPath(err))
 	}
 }
@@ -81,13 +82,8 @@ func (c *checker) caBundle(l loc, file string) {
 	if !c.fileExists(l, file) {
 		return
 	}
-	data, err := os.ReadFile(file)
-	if err != nil {
-		c.keyErrorf(l, "file %q: %v", file, unwrapPath(err))
-		return
-	}
-	if !x509.NewCertPool().AppendCertsFromPEM(data) {
-		c.keyErrorf(l, "%q holds no PEM certificate", file)
+	if _, err := tlsfiles.LoadCertPool(file); err != nil {
+		c.keyErrorf(l, "%v", err)
 	}
 }
 

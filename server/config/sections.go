@@ -46,8 +46,12 @@ func (c *checker) server(t *table, s *Server) {
 // tls reads [tls]; files are checked in crossChecks, with everything else
 // that depends on whether a certificate is set.
 func (c *checker) tls(t *table, s *TLS) {
-	t.str("certificate", &s.Certificate)
-	t.str("key", &s.Key)
+	if t.str("certificate", &s.Certificate) {
+		s.Certificate = c.resolve(s.Certificate)
+	}
+	if t.str("key", &s.Key) {
+		s.Key = c.resolve(s.Key)
+	}
 	if t.strings("implicit_listen", &s.ImplicitListen) {
 		for _, a := range s.ImplicitListen {
 			c.listenAddress(t.loc("implicit_listen"), a)
@@ -59,7 +63,9 @@ func (c *checker) tls(t *table, s *TLS) {
 		s.MinVersion = map[string]uint16{"1.2": tls.VersionTLS12, "1.3": tls.VersionTLS13}[v]
 	}
 	t.oneOf("session_reuse", &s.SessionReuse, "none", "required")
-	t.str("client_ca", &s.ClientCA)
+	if t.str("client_ca", &s.ClientCA) {
+		s.ClientCA = c.resolve(s.ClientCA)
+	}
 	t.oneOf("client_auth", &s.ClientAuth, "none", "request", "require")
 	t.boolean("strict_upload_eof", &s.StrictUploadEOF)
 	t.finish()
@@ -118,12 +124,27 @@ func (c *checker) networks(t *table, key string) []netip.Prefix {
 	if !t.strings(key, &list) {
 		return nil
 	}
-	ps, err := auth.ParseNetworks(list)
-	if err != nil {
-		c.keyErrorf(t.loc(key), "%v", err)
+	ps, ok := eachEntry(c, t.loc(key), list, auth.ParseNetwork)
+	if !ok {
 		return nil
 	}
 	return ps
+}
+
+// eachEntry parses every entry of a list, reporting each bad one at l; ok is
+// false when any entry was bad.
+func eachEntry[T any](c *checker, l loc, list []string, parse func(string) (T, error)) (out []T, ok bool) {
+	ok = true
+	for _, s := range list {
+		v, err := parse(s)
+		if err != nil {
+			c.keyErrorf(l, "%v", err)
+			ok = false
+			continue
+		}
+		out = append(out, v)
+	}
+	return out, ok
 }
 
 // autoban reads [autoban].
@@ -138,6 +159,7 @@ func (c *checker) autoban(t *table, a *Autoban) {
 		a.Exempt = c.networks(t, "exempt")
 	}
 	if t.str("state_file", &a.StateFile) && a.StateFile != "" {
+		a.StateFile = c.resolve(a.StateFile)
 		c.parentDirExists(t.loc("state_file"), a.StateFile)
 	}
 	t.finish()
@@ -154,6 +176,7 @@ func (c *checker) log(t *table, l *Log) {
 	}
 	t.oneOf("format", &l.Format, "text", "json")
 	if t.str("transfer_log", &l.TransferLog) && l.TransferLog != "" {
+		l.TransferLog = c.resolve(l.TransferLog)
 		c.parentDirExists(t.loc("transfer_log"), l.TransferLog)
 	}
 	t.finish()

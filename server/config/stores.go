@@ -56,6 +56,9 @@ func (c *checker) readStores(t *table, cfg *Config) {
 		st.boolean("path_style", &s.PathStyle)
 		inline := st.str("secret_key", &s.SecretKey) && s.SecretKey != ""
 		file := st.str("secret_key_file", &s.SecretKeyFile) && s.SecretKeyFile != ""
+		if file {
+			s.SecretKeyFile = c.resolve(s.SecretKeyFile)
+		}
 		switch {
 		case inline && file:
 			c.errorf(st.at, "store %q sets both secret_key and secret_key_file: keep secret_key_file", name)
@@ -86,6 +89,7 @@ func (c *checker) readSecret(l loc, s *Store) {
 	if !c.fileExists(l, s.SecretKeyFile) {
 		return
 	}
+	c.secretFileMode(l, s.SecretKeyFile)
 	data, err := os.ReadFile(s.SecretKeyFile)
 	if err != nil {
 		c.keyErrorf(l, "file %q: %v", s.SecretKeyFile, unwrapPath(err))
