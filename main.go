@@ -267,6 +267,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "wharf:", err)
 		return exitFailure
 	}
+	srv.LogCertificate()
 	for sig := range sigs {
 		switch sig {
 		case syscall.SIGHUP:

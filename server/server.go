@@ -196,7 +196,6 @@ func (s *Server) Start() error {
 	s.log.Info("passive: "+s.announcer.Describe(), passiveAttrs...)
 	s.log.Info("wharf serving", "listen", s.ControlAddrs(), "implicit", s.ImplicitAddrs(),
 		"tls", tlsVersionName(tlsMin(st)), "users", len(cfg.Users), "config", s.configName())
-	s.logCertificate(st)
 	if s.embedded != nil {
 		s.embedded.announce(s.opts.Stdout, s.ControlAddrs(), cfg.Passive.Ports.String())
 	}

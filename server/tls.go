@@ -223,9 +223,10 @@ func (h *certHolder) refresh(log *slog.Logger) {
 		"sha256", tlsfiles.Fingerprint(&cert))
 }
 
-// logCertificate logs the server certificate of st with its SHA-256
-// fingerprint, so that clients can pin it.
-func (s *Server) logCertificate(st *state) {
+// LogCertificate logs the server certificate in use with its SHA-256
+// fingerprint, so that clients can pin it; nothing without FTPS.
+func (s *Server) LogCertificate() {
+	st := s.state()
 	if st.tls == nil || st.tls.cert == nil {
 		return
 	}
