@@ -95,19 +95,19 @@ func (h *handle) WriteTo(w io.Writer) (int64, error) {
 			eof bool
 		)
 		switch rf, isRF := w.(io.ReaderFrom); {
-		case !limited && isRF:
+		case !limited && isRF && h.f != nil:
 			lr := &io.LimitedReader{R: h.f, N: h.zeroCopyChunk}
 			g.arm()
 			n, err = rf.ReadFrom(lr)
 			eof = lr.N > 0
 		case !limited:
 			buf, put := h.buffer()
-			lr := &io.LimitedReader{R: h.f, N: h.zeroCopyChunk}
+			lr := &io.LimitedReader{R: h.rd, N: h.zeroCopyChunk}
 			n, err = io.CopyBuffer(gw, lr, *buf)
 			put()
 			eof = lr.N > 0
 		default:
-			n, eof, err = h.throttledStep(gw, h.f, chunk)
+			n, eof, err = h.throttledStep(gw, h.rd, chunk)
 		}
 		if err == io.EOF {
 			err, eof = nil, true
@@ -138,31 +138,44 @@ func (h *handle) ReadFrom(r io.Reader) (int64, error) {
 			return total, err
 		}
 		chunk, limited := h.plan()
+		step := h.zeroCopyChunk
+		if h.q != nil {
+			// one byte more than the quota leaves tells a file that fits exactly from one
+			// that does not
+			if room := h.quotaRoom(); room < step {
+				step = room + 1
+				chunk = int(min(int64(chunk), step))
+			}
+		}
 		var (
 			n   int64
 			err error
 			eof bool
 		)
 		switch {
-		case !limited && isSocket:
-			lr := &io.LimitedReader{R: r, N: h.zeroCopyChunk}
+		case !limited && isSocket && h.f != nil:
+			lr := &io.LimitedReader{R: r, N: step}
 			g.arm()
 			n, err = h.f.ReadFrom(lr)
 			eof = lr.N > 0
 		case !limited:
 			buf, put := h.buffer()
-			lr := &io.LimitedReader{R: gr, N: h.zeroCopyChunk}
-			n, err = fillCopy(h.f, lr, *buf)
+			lr := &io.LimitedReader{R: gr, N: step}
+			n, err = fillCopy(h.wr, lr, *buf)
 			put()
 			eof = lr.N > 0
 		default:
-			n, eof, err = h.throttledStep(h.f, gr, chunk)
+			n, eof, err = h.throttledStep(h.wr, gr, chunk)
 		}
 		if err == io.EOF {
 			err, eof = nil, true
 		}
 		total += n
-		if err := h.done(n, g.check(h, err)); err != nil {
+		err = g.check(h, err)
+		if err == nil && h.q != nil && n > 0 {
+			err = h.charge(n)
+		}
+		if err := h.done(n, err); err != nil {
 			return total, err
 		}
 		if eof {
@@ -206,6 +219,9 @@ func (h *handle) throttledStep(dst io.Writer, src io.Reader, chunk int) (n int64
 // Read reads from the file (used when the library converts line ends, or by other callers),
 // throttled like WriteTo.
 func (h *handle) Read(p []byte) (int, error) {
+	if h.rd == nil {
+		return 0, fail(h.vpath, errNotReadable)
+	}
 	if err := h.cancelled(); err != nil {
 		return 0, err
 	}
@@ -213,7 +229,7 @@ func (h *handle) Read(p []byte) (int, error) {
 	if limited && len(p) > chunk {
 		p = p[:chunk]
 	}
-	n, err := h.f.Read(p)
+	n, err := h.rd.Read(p)
 	if limited && n > 0 {
 		if werr := h.wait(n); werr != nil {
 			return 0, h.done(0, werr)
@@ -224,6 +240,9 @@ func (h *handle) Read(p []byte) (int, error) {
 
 // Write writes to the file, throttled like ReadFrom.
 func (h *handle) Write(p []byte) (int, error) {
+	if h.wr == nil {
+		return 0, fail(h.vpath, errNotWritable)
+	}
 	total := 0
 	for {
 		if err := h.cancelled(); err != nil {
@@ -237,8 +256,11 @@ func (h *handle) Write(p []byte) (int, error) {
 				return total, h.done(0, err)
 			}
 		}
-		n, err := h.f.Write(p[:k])
+		n, err := h.wr.Write(p[:k])
 		total += n
+		if err == nil && h.q != nil && n > 0 {
+			err = h.charge(int64(n))
+		}
 		if err := h.done(int64(n), err); err != nil {
 			return total, err
 		}

@@ -37,7 +37,7 @@ func (t *Tree) readDirWith(n node, stat bool) ([]os.FileInfo, error) {
 		if err := need(n, PermList); err != nil {
 			return nil, err
 		}
-		listed, err := t.readRealDirWith(n, stat)
+		listed, err := n.m.b.ReadDir(n.rel, stat)
 		if err != nil {
 			if !(n.ancestor && !n.isMountPoint() && os.IsNotExist(err)) {
 				return nil, t.osError("readdir", n.vpath, err)
@@ -50,50 +50,6 @@ func (t *Tree) readDirWith(n node, stat bool) ([]os.FileInfo, error) {
 	}
 	slices.SortFunc(entries, func(a, b os.FileInfo) int { return strings.Compare(a.Name(), b.Name()) })
 	return entries, nil
-}
-
-// readRealDirWith lists the real directory of n, without temporary upload
-// files; with stat false it gives names only (NLST needs nothing else),
-// skipping one lstat per entry. Entries are compact (name, size, mode, time:
-// about 40 bytes and the name), so a directory of 100,000 entries costs a few
-// MiB, not the tens of MiB that os.FileInfo values from Readdir take.
-func (t *Tree) readRealDirWith(n node, stat bool) ([]os.FileInfo, error) {
-	f, err := n.m.root.Open(n.rel)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !fi.IsDir() {
-		return nil, &PathError{Path: n.vpath, Err: errNotDir}
-	}
-	// Names first (a directory opened through an os.Root stats every entry
-	// in ReadDir and keeps the result), then one lstat per entry into a
-	// reused buffer, only when the listing shows more than names.
-	names, err := f.Readdirnames(-1)
-	if err != nil {
-		return nil, err
-	}
-	entries := make([]entry, 0, len(names))
-	st := newEntryStater(f, n.m.root, n.rel)
-	for _, name := range names {
-		if strings.HasPrefix(name, tempPrefix) {
-			continue
-		}
-		e := entry{name: name}
-		if stat && !st.lstat(&e) {
-			continue // removed since the directory was read
-		}
-		entries = append(entries, e)
-	}
-	out := make([]os.FileInfo, len(entries))
-	for i := range entries {
-		out[i] = &entries[i]
-	}
-	return out, nil
 }
 
 // ReadDirNames is ReadDir for NLST: the same entries, with only their names.
@@ -149,7 +105,7 @@ func (t *Tree) mergeMounts(v string, entries []os.FileInfo) []os.FileInfo {
 func (t *Tree) mountInfo(v string) os.FileInfo {
 	for _, m := range t.mounts {
 		if m.path == v {
-			if fi, err := m.root.Stat("."); err == nil {
+			if fi, err := m.b.Stat("."); err == nil {
 				return renamed(fi, baseName(v))
 			}
 		}

@@ -45,6 +45,9 @@ var (
 	errDenied       = newReason("permission denied", os.ErrPermission)
 	errIsDir        = newReason("is a directory")
 	errNotRegular   = newReason("not a regular file", os.ErrPermission)
+	errNotWritable  = newReason("opened for reading", os.ErrPermission)
+	errNotReadable  = newReason("opened for writing", os.ErrPermission)
+	errUnsupported  = newReason("not possible in this folder's storage", ErrUnsupported)
 	errUseRMD       = newReason("is a directory, use RMD")
 	errNotDir       = newReason("not a directory")
 	errNotEmpty     = newReason("directory not empty")
@@ -95,7 +98,15 @@ const rootEscapeText = "path escapes from parent"
 func safeReason(err error) (r error, known bool) {
 	var pe *os.PathError
 	var le *os.LinkError
+	var rs *reason
+	var perm *permError
 	switch {
+	case errors.As(err, &rs):
+		return rs, true
+	case errors.As(err, &perm):
+		return perm, true
+	case errors.Is(err, ErrUnsupported):
+		return errUnsupported, true
 	case errors.As(err, &pe) && pe.Err != nil && pe.Err.Error() == rootEscapeText:
 		return errDenied, true
 	case errors.As(err, &le) && le.Err != nil && le.Err.Error() == rootEscapeText:

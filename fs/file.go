@@ -62,12 +62,19 @@ type openFile struct{ *handle }
 func (f *openFile) Name() string { return f.vpath }
 
 func (f *openFile) ReadAt(p []byte, off int64) (int, error) {
-	n, err := f.f.ReadAt(p, off)
+	ra, ok := f.rd.(io.ReaderAt)
+	if !ok {
+		return 0, fail(f.vpath, errDenied)
+	}
+	n, err := ra.ReadAt(p, off)
 	f.bytes.Add(int64(n))
 	return n, f.t.ioError(f.vpath, err)
 }
 
 func (f *openFile) WriteAt(p []byte, off int64) (int, error) {
+	if f.f == nil || f.sink == nil {
+		return 0, fail(f.vpath, errDenied)
+	}
 	n, err := f.f.WriteAt(p, off)
 	f.bytes.Add(int64(n))
 	return n, f.t.ioError(f.vpath, err)
@@ -80,6 +87,13 @@ func (f *openFile) Readdir(int) ([]os.FileInfo, error) { return nil, fail(f.vpat
 func (f *openFile) Readdirnames(int) ([]string, error) { return nil, fail(f.vpath, errNotDir) }
 
 func (f *openFile) Stat() (os.FileInfo, error) {
+	if f.f == nil {
+		fi, err := f.m.b.Stat(f.rel)
+		if err != nil {
+			return nil, f.t.osError("stat", f.vpath, err)
+		}
+		return &namedInfo{FileInfo: fi, name: path.Base(f.vpath)}, nil
+	}
 	fi, err := f.f.Stat()
 	if err != nil {
 		return nil, f.t.osError("stat", f.vpath, err)
@@ -87,9 +101,17 @@ func (f *openFile) Stat() (os.FileInfo, error) {
 	return &namedInfo{FileInfo: fi, name: path.Base(f.vpath)}, nil
 }
 
-func (f *openFile) Sync() error { return f.t.osError("sync", f.vpath, f.f.Sync()) }
+func (f *openFile) Sync() error {
+	if f.f == nil {
+		return nil
+	}
+	return f.t.osError("sync", f.vpath, f.f.Sync())
+}
 
 func (f *openFile) Truncate(size int64) error {
+	if f.f == nil || f.sink == nil {
+		return fail(f.vpath, errDenied)
+	}
 	return f.t.osError("truncate", f.vpath, f.f.Truncate(size))
 }
 

@@ -3,10 +3,8 @@ package fs
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"io"
 	"os"
-	"path"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,24 +15,31 @@ import (
 // handle is an open file being transferred. It implements io.WriterTo and io.ReaderFrom so that
 // ftpserverlib's io.Copy keeps the kernel's zero-copy paths when no limit applies.
 type handle struct {
-	t      *Tree
-	f      *os.File
-	m      *mount
-	vpath  string
-	rel    string   // target, inside m.root
-	tmpDir *os.Root // atomic upload: the target's directory, wherever it moves; nil otherwise
-	tmp    string   // atomic upload: the temporary file's name in tmpDir
-	// appendAt is, for a REST+STOR allowed by "append" only, the offset of the file's end:
-	// Seek may not go elsewhere. 0 otherwise.
-	appendAt int64
-	dir      Direction
-	limits   []*Limiter
-	start    time.Time
+	t     *Tree
+	f     *os.File // the local file, for the zero-copy paths; nil in other storage
+	src   Source   // download
+	sink  Sink     // upload
+	rd    io.Reader
+	wr    io.Writer
+	m     *mount
+	vpath string
+	rel   string // target, inside the folder
+	dir   Direction
+	start time.Time
+
+	limits []*Limiter
 
 	zeroCopyChunk int64 // bytes per unthrottled copy step; limits are checked between steps
 
 	bytes  atomic.Int64
 	failed atomic.Bool // TransferError was called, or a copy failed
+
+	// quota accounting of an upload (q nil: none)
+	q        *Quota
+	qAtomic  bool  // the upload replaces the file only when complete
+	qNew     bool  // the upload creates a file (counted as one more file)
+	qFree    int64 // bytes of the old file the upload replaces, not yet written over
+	qCharged int64 // bytes charged to the quota beyond qFree
 
 	settle SettlingConn // a download's connection, which settles its result when closed
 
@@ -81,56 +86,38 @@ func (t *Tree) openHandle(name string, flags int, offset int64) (*handle, error)
 		return nil, fail(n.vpath, errNotExist)
 	}
 	if !write {
-		return t.openRead(n)
+		return t.openRead(n, offset)
 	}
 	return t.openWrite(n, flags, offset)
 }
 
-func (t *Tree) openRead(n node) (*handle, error) {
+func (t *Tree) openRead(n node, offset int64) (*handle, error) {
 	if err := need(n, PermRead); err != nil {
 		return nil, err
 	}
-	f, err := t.openRegular(n, os.O_RDONLY)
+	src, err := n.m.b.Open(n.rel, offset)
 	if err != nil {
-		return nil, err
+		return nil, t.openError(n, err)
 	}
-	return t.newHandle(n, f, nil, "", Download)
+	h := &handle{src: src, rd: src, dir: Download, limits: t.dlLim}
+	if f, ok := src.(*os.File); ok {
+		h.f = f
+	}
+	return t.register(n, h)
 }
 
-// openRegular opens the file of n with flags, unless it is not a regular file: a directory,
-// a FIFO, a device or a socket is refused at once, and never opened (an open of a FIFO waits for
-// its other end; an open of a device may act on it). The file is checked before the open, and
-// once more on the open file, which a FIFO put in its place meanwhile cannot block.
-func (t *Tree) openRegular(n node, flags int) (*os.File, error) {
-	fi, err := n.m.root.Stat(n.rel)
-	switch {
-	case err != nil && n.ancestor && os.IsNotExist(err):
-		return nil, fail(n.vpath, errIsDir)
-	case err != nil && !(os.IsNotExist(err) && flags&os.O_CREATE != 0):
-		return nil, t.osError("open", n.vpath, err)
-	case err == nil && fi.IsDir():
-		return nil, fail(n.vpath, errIsDir)
-	case err == nil && !fi.Mode().IsRegular():
-		return nil, fail(n.vpath, errNotRegular)
+// openError maps a backend's error opening n.
+func (t *Tree) openError(n node, err error) error {
+	if n.ancestor && os.IsNotExist(err) {
+		return fail(n.vpath, errIsDir)
 	}
-	f, err := n.m.root.OpenFile(n.rel, flags|openNonBlock, 0o644)
-	if err != nil {
-		return nil, t.osError("open", n.vpath, err)
-	}
-	if err := regular(t, n, f); err != nil {
-		return nil, err
-	}
-	if err := blocking(f); err != nil {
-		_ = f.Close()
-		return nil, t.osError("open", n.vpath, err)
-	}
-	return f, nil
+	return t.osError("open", n.vpath, err)
 }
 
 func (t *Tree) openWrite(n node, flags int, offset int64) (*handle, error) {
 	appending := flags&os.O_APPEND != 0 || offset > 0
 	// "append" writes at the end only: APPE, or a REST+STOR at exactly the file's size (checked
-	// once the file is open); a REST+STOR elsewhere also needs "write".
+	// by the backend on the open file); a REST+STOR elsewhere also needs "write".
 	if appending {
 		if err := need(n, PermAppend); err != nil {
 			return nil, err
@@ -138,143 +125,55 @@ func (t *Tree) openWrite(n node, flags int, offset int64) (*handle, error) {
 	} else if err := need(n, PermWrite); err != nil {
 		return nil, err
 	}
-	canWrite := n.m.perm.Has(PermWrite)
 	if flags&os.O_RDWR != 0 {
 		if err := need(n, PermRead); err != nil {
 			return nil, err
 		}
 	}
-	access := os.O_WRONLY
-	if flags&os.O_RDWR != 0 {
-		access = os.O_RDWR
+	w := Write{
+		Flags:     flags,
+		Offset:    offset,
+		Atomic:    t.opt.AtomicUploads && !appending && flags&os.O_TRUNC != 0,
+		AtEndOnly: offset > 0 && !n.m.perm.Has(PermWrite),
 	}
-	if t.opt.AtomicUploads && !appending && flags&os.O_TRUNC != 0 {
-		return t.openTemp(n, access)
+	h := &handle{dir: Upload, limits: t.ulLim}
+	if q := n.m.quota; q != nil {
+		if err := t.quotaOpen(n, q, h, w); err != nil {
+			return nil, err
+		}
 	}
-	// O_APPEND is replaced by a seek to the end: the kernel refuses splice(2) into O_APPEND files.
-	oflags := access | flags&(os.O_CREATE|os.O_EXCL)
-	if !appending {
-		oflags |= flags & os.O_TRUNC
-	}
-	f, err := t.openRegular(n, oflags)
+	sink, err := n.m.b.Create(n.rel, w)
 	if err != nil {
+		return nil, t.openError(n, err)
+	}
+	h.sink, h.wr = sink, sink
+	if of, ok := sink.(osFiler); ok {
+		h.f = of.File()
+		h.wr = h.f
+		if flags&os.O_RDWR != 0 {
+			h.rd = h.f
+		}
+	}
+	if h.q != nil && !h.qAtomic {
+		h.q.add(-h.qFreeTruncated(w), 0) // an in-place STOR truncates the old file at once
+	}
+	return t.register(n, h)
+}
+
+// register completes a new handle; it fails once the tree is closed.
+func (t *Tree) register(n node, h *handle) (*handle, error) {
+	h.t, h.m, h.vpath, h.rel, h.start, h.zeroCopyChunk = t, n.m, n.vpath, n.rel, time.Now(), zeroCopyChunk
+	if err := t.acquire(n.vpath); err != nil {
+		h.finish(false)
 		return nil, err
-	}
-	if flags&os.O_APPEND != 0 {
-		if _, err := f.Seek(0, io.SeekEnd); err != nil {
-			_ = f.Close()
-			return nil, t.osError("seek", n.vpath, err)
-		}
-	} else if offset > 0 && !canWrite {
-		fi, err := f.Stat()
-		if err == nil && fi.Size() != offset {
-			err = fail(n.vpath, &permError{need: []Perm{PermWrite}, why: "a restart offset below or past the end of the file"})
-		}
-		if err != nil {
-			_ = f.Close()
-			return nil, t.osError("stat", n.vpath, err)
-		}
-	}
-	h, err := t.newHandle(n, f, nil, "", Upload)
-	if err != nil {
-		return nil, err
-	}
-	if offset > 0 && !canWrite {
-		h.appendAt = offset
 	}
 	return h, nil
-}
-
-// openTemp creates the hidden temporary file of an atomic upload beside the target. The upload
-// keeps the directory open (dir), so that the temporary file is renamed or removed wherever the
-// directory moves meanwhile, and keeps the file locked, which tells it from a stale one.
-func (t *Tree) openTemp(n node, access int) (*handle, error) {
-	// Refuse what a direct write would refuse: a directory, a special file, or a symbolic
-	// link leading outside.
-	fi, err := n.m.root.Stat(n.rel)
-	switch {
-	case err == nil && fi.IsDir():
-		return nil, fail(n.vpath, errIsDir)
-	case err == nil && !fi.Mode().IsRegular():
-		return nil, fail(n.vpath, errNotRegular)
-	case err != nil && !os.IsNotExist(err):
-		return nil, t.osError("open", n.vpath, err)
-	}
-	dir, err := n.m.root.OpenRoot(path.Dir(n.rel))
-	if err != nil {
-		return nil, t.osError("open", n.vpath, err)
-	}
-	var lastErr error
-	for range 8 {
-		tmp := tempPrefix + randomSuffix()
-		f, err := dir.OpenFile(tmp, access|os.O_CREATE|os.O_EXCL, 0o644)
-		if err != nil {
-			lastErr = err
-			if errors.Is(err, os.ErrExist) {
-				continue
-			}
-			break
-		}
-		if lastErr = lockTemp(f); lastErr == nil {
-			return t.newHandle(n, f, dir, tmp, Upload)
-		}
-		// a sweep took it between the create and the lock: try another name
-		_ = f.Close()
-		_ = dir.Remove(tmp)
-	}
-	_ = dir.Close()
-	return nil, t.osError("create temporary", n.vpath, lastErr)
-}
-
-// regular closes f and returns an error unless it is a regular file.
-func regular(t *Tree, n node, f *os.File) error {
-	fi, err := f.Stat()
-	switch {
-	case err != nil:
-		err = t.osError("open", n.vpath, err)
-	case fi.IsDir():
-		err = fail(n.vpath, errIsDir)
-	case !fi.Mode().IsRegular():
-		err = fail(n.vpath, errNotRegular)
-	default:
-		return nil
-	}
-	_ = f.Close()
-	return err
 }
 
 func randomSuffix() string {
 	var b [8]byte
 	_, _ = rand.Read(b[:]) // never fails (crypto/rand panics instead)
 	return hex.EncodeToString(b[:])
-}
-
-func (t *Tree) newHandle(n node, f *os.File, tmpDir *os.Root, tmp string, dir Direction) (*handle, error) {
-	if err := t.acquire(n.vpath); err != nil {
-		_ = f.Close()
-		if tmpDir != nil {
-			_ = tmpDir.Remove(tmp)
-			_ = tmpDir.Close()
-		}
-		return nil, err
-	}
-	limits := t.dlLim
-	if dir == Upload {
-		limits = t.ulLim
-	}
-	return &handle{
-		t:             t,
-		f:             f,
-		m:             n.m,
-		vpath:         n.vpath,
-		rel:           n.rel,
-		tmpDir:        tmpDir,
-		tmp:           tmp,
-		dir:           dir,
-		limits:        limits,
-		start:         time.Now(),
-		zeroCopyChunk: zeroCopyChunk,
-	}, nil
 }
 
 // TransferError marks the transfer as interrupted (ABOR, a dropped or reset data connection, a
@@ -286,11 +185,19 @@ func (h *handle) TransferError(err error) {
 
 // Seek sets the offset of the next read or write (REST).
 func (h *handle) Seek(offset int64, whence int) (int64, error) {
-	if h.appendAt > 0 && (whence != io.SeekStart || offset != h.appendAt) {
-		return 0, fail(h.vpath, &permError{need: []Perm{PermWrite}, why: "a restart offset below or past the end of the file"})
+	var (
+		n   int64
+		err error
+	)
+	if h.sink != nil {
+		n, err = h.sink.Seek(offset, whence)
+	} else {
+		n, err = h.src.Seek(offset, whence)
 	}
-	n, err := h.f.Seek(offset, whence)
-	return n, h.t.ioError(h.vpath, err)
+	if err != nil {
+		return n, h.t.osError("seek", h.vpath, err)
+	}
+	return n, nil
 }
 
 // Close closes the file; for a completed atomic upload it renames the temporary file over the
@@ -302,19 +209,10 @@ func (h *handle) Close() error {
 }
 
 func (h *handle) close() error {
-	err := h.f.Close()
-	complete := err == nil && !h.failed.Load()
-	if h.tmpDir != nil {
-		if complete {
-			err = h.tmpDir.Rename(h.tmp, path.Base(h.rel))
-			complete = err == nil
-		}
-		if !complete {
-			if rerr := h.tmpDir.Remove(h.tmp); rerr != nil && !os.IsNotExist(rerr) {
-				h.t.log.Warn("cannot remove temporary upload file", "path", h.vpath, "err", rerr)
-			}
-		}
-		_ = h.tmpDir.Close()
+	complete := !h.failed.Load()
+	err := h.finish(complete)
+	if err != nil {
+		complete = false
 	}
 	h.t.release()
 	if cb := h.t.opt.OnTransfer; cb != nil {
@@ -340,4 +238,18 @@ func (h *handle) close() error {
 		return h.t.osError("close", h.vpath, err)
 	}
 	return nil
+}
+
+// finish ends the backend's side of the transfer and settles the quota.
+func (h *handle) finish(complete bool) error {
+	var err error
+	if h.sink != nil {
+		err = h.sink.Finish(complete)
+	} else if h.src != nil {
+		_ = h.src.Close()
+	}
+	if h.q != nil {
+		h.quotaFinish(complete && err == nil)
+	}
+	return err
 }

@@ -9,7 +9,6 @@ import (
 	"hash"
 	"hash/crc32"
 	"io"
-	"os"
 
 	ftpserver "github.com/fclairamb/ftpserverlib"
 )
@@ -53,12 +52,12 @@ func (t *Tree) ComputeHash(name string, algo ftpserver.HASHAlgo, start, end int6
 	default:
 		return "", fail(n.vpath, newReason("unknown hash algorithm"))
 	}
-	f, err := t.openRegular(n, os.O_RDONLY)
+	f, err := n.m.b.Open(n.rel, start)
 	if err != nil {
-		return "", err
+		return "", t.openError(n, err)
 	}
 	defer f.Close()
-	if _, err := io.Copy(h, io.NewSectionReader(f, start, end-start)); err != nil {
+	if _, err := io.CopyN(h, f, end-start); err != nil && err != io.EOF {
 		return "", t.osError("hash", n.vpath, err)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil

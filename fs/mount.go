@@ -2,18 +2,25 @@ package fs
 
 import (
 	"fmt"
-	"os"
+	"log/slog"
 	"path"
 	"slices"
 	"strings"
 )
 
-// Mount is one folder of an account's tree: the real directory Dir seen at the virtual path Path,
-// with permissions Perm applying to everything below it, down to a deeper mount.
+// Mount is one folder of an account's tree: the real directory Dir (or the Backend) seen at the
+// virtual path Path, with permissions Perm applying to everything below it, down to a deeper
+// mount.
 type Mount struct {
 	Path string // virtual path, absolute, clean ("/", "/shared")
-	Dir  string // real directory
+	Dir  string // real directory, when Backend is nil
 	Perm Perm
+	// Backend, when set, does the folder's I/O instead of the directory Dir. It is shared: the
+	// tree never closes it.
+	Backend Backend
+	// Quota, when set, bounds what the folder holds; it is shared by every tree that mounts
+	// the folder.
+	Quota *Quota
 }
 
 // tempPrefix starts the name of an atomic upload's temporary file. Any path element starting
@@ -23,19 +30,21 @@ const tempPrefix = ".wharf-upload-"
 // reservedElem is tempPrefix at the start of a path element.
 const reservedElem = "/" + tempPrefix
 
-// mount is an opened Mount. Every real access goes through root, so nothing outside Dir can be
-// reached, whatever the path or the symbolic links on disk.
+// mount is an opened Mount. Every real access goes through its backend, so nothing outside the
+// folder can be reached, whatever the path or the symbolic links on disk.
 type mount struct {
-	path string
-	perm Perm
-	root *os.Root
+	path  string
+	perm  Perm
+	b     Backend
+	own   bool // b was opened by the tree, which closes it
+	quota *Quota
 }
 
 // node is a virtual path resolved against the mount table.
 type node struct {
 	vpath    string // cleaned virtual path
 	m        *mount // deepest mount containing vpath; nil outside every mount
-	rel      string // path inside m.root, "." for the mount point itself
+	rel      string // name inside the folder, "." for the mount point itself
 	ancestor bool   // vpath is a strict ancestor of some mount point
 	reserved bool   // some element of vpath starts with tempPrefix
 }
@@ -44,7 +53,7 @@ type node struct {
 func (n node) isMountPoint() bool { return n.m != nil && n.m.path == n.vpath }
 
 // openMounts checks and opens the mounts, deepest first. On error nothing stays open.
-func openMounts(mounts []Mount) ([]*mount, error) {
+func openMounts(mounts []Mount, log *slog.Logger) ([]*mount, error) {
 	var out []*mount
 	fail := func(err error) ([]*mount, error) {
 		closeMounts(out)
@@ -66,18 +75,15 @@ func openMounts(mounts []Mount) ([]*mount, error) {
 			return fail(fmt.Errorf("mount %q: mounted twice", p))
 		}
 		seen[p] = true
-		fi, err := os.Stat(mt.Dir)
-		if err != nil {
-			return fail(fmt.Errorf("mount %q: %w", p, err))
+		m := &mount{path: p, perm: mt.Perm & PermAll, b: mt.Backend, quota: mt.Quota}
+		if m.b == nil {
+			l, err := openLocal(mt.Dir, log)
+			if err != nil {
+				return fail(fmt.Errorf("mount %q: %w", p, err))
+			}
+			m.b, m.own = l, true
 		}
-		if !fi.IsDir() {
-			return fail(fmt.Errorf("mount %q: %s is not a directory", p, mt.Dir))
-		}
-		root, err := os.OpenRoot(mt.Dir)
-		if err != nil {
-			return fail(fmt.Errorf("mount %q: %w", p, err))
-		}
-		out = append(out, &mount{path: p, perm: mt.Perm & PermAll, root: root})
+		out = append(out, m)
 	}
 	slices.SortFunc(out, func(a, b *mount) int { return len(b.path) - len(a.path) })
 	return out, nil
@@ -85,7 +91,9 @@ func openMounts(mounts []Mount) ([]*mount, error) {
 
 func closeMounts(ms []*mount) {
 	for _, m := range ms {
-		_ = m.root.Close()
+		if m.own {
+			_ = m.b.Close()
+		}
 	}
 }
 

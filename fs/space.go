@@ -18,12 +18,12 @@ func (t *Tree) GetAvailableSpace(dirName string) (int64, error) {
 	if err := need(n, PermList); err != nil {
 		return 0, err
 	}
-	f, err := n.m.root.Open(".")
-	if err != nil {
-		return 0, t.osError("statfs", n.vpath, err)
+	avail, err := n.m.b.Available()
+	if q := n.m.quota; q != nil {
+		if left, capped := q.left(); capped && (err != nil || left < avail) {
+			return left, nil
+		}
 	}
-	defer f.Close()
-	avail, err := availableBytes(f)
 	if err != nil {
 		return 0, t.osError("statfs", n.vpath, err)
 	}

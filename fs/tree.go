@@ -5,7 +5,6 @@ import (
 	"errors"
 	"log/slog"
 	"os"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -69,13 +68,13 @@ var (
 // NewTree opens each mount's Dir (an error if it is missing or not a directory) and returns the
 // tree. The error may name real paths: it is meant for the operator, not for a client.
 func NewTree(mounts []Mount, opt Options) (*Tree, error) {
-	ms, err := openMounts(mounts)
-	if err != nil {
-		return nil, err
-	}
 	log := opt.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
+	}
+	ms, err := openMounts(mounts, log)
+	if err != nil {
+		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	t := &Tree{
@@ -89,9 +88,6 @@ func NewTree(mounts []Mount, opt Options) (*Tree, error) {
 		cancel:  cancel,
 	}
 	t.bufs.New = func() any { b := make([]byte, bufferSize); return &b }
-	for _, m := range mounts {
-		sweepFolder(m.Dir, log)
-	}
 	return t, nil
 }
 
@@ -186,7 +182,7 @@ func (t *Tree) stat(n node, need Perm) (os.FileInfo, error) {
 		}
 		return nil, fail(n.vpath, &permError{need: need.split()})
 	}
-	fi, err := n.m.root.Stat(n.rel)
+	fi, err := n.m.b.Stat(n.rel)
 	if err != nil {
 		if n.ancestor && !n.isMountPoint() && os.IsNotExist(err) {
 			return t.virtualDir(n.vpath), nil
@@ -204,16 +200,16 @@ func (t *Tree) stat(n node, need Perm) (os.FileInfo, error) {
 }
 
 // Mkdir creates a directory (MKD). It needs the "mkdir" permission.
-func (t *Tree) Mkdir(name string, perm os.FileMode) error {
-	return t.mkdir(name, perm, false)
+func (t *Tree) Mkdir(name string, _ os.FileMode) error {
+	return t.mkdir(name, false)
 }
 
 // MkdirAll creates a directory and its missing parents. It needs the "mkdir" permission.
-func (t *Tree) MkdirAll(name string, perm os.FileMode) error {
-	return t.mkdir(name, perm, true)
+func (t *Tree) MkdirAll(name string, _ os.FileMode) error {
+	return t.mkdir(name, true)
 }
 
-func (t *Tree) mkdir(name string, perm os.FileMode, all bool) error {
+func (t *Tree) mkdir(name string, all bool) error {
 	n, err := t.resolve(name)
 	if err != nil {
 		return err
@@ -232,14 +228,7 @@ func (t *Tree) mkdir(name string, perm os.FileMode, all bool) error {
 	if err := need(n, PermMkdir); err != nil {
 		return err
 	}
-	perm = perm & os.ModePerm
-	if perm == 0 {
-		perm = 0o755
-	}
-	if all {
-		return t.osError("mkdir", n.vpath, n.m.root.MkdirAll(n.rel, perm))
-	}
-	return t.osError("mkdir", n.vpath, n.m.root.Mkdir(n.rel, perm))
+	return t.osError("mkdir", n.vpath, n.m.b.Mkdir(n.rel, all))
 }
 
 // changeable returns an error unless n is a real path that may be removed or renamed: not a
@@ -270,14 +259,11 @@ func (t *Tree) Remove(name string) error {
 	if err := need(n, PermDelete); err != nil {
 		return err
 	}
-	fi, err := n.m.root.Lstat(n.rel)
-	if err != nil {
-		return t.osError("remove", n.vpath, err)
-	}
-	if fi.IsDir() {
+	err = n.m.b.Remove(n.rel)
+	if errors.Is(err, syscall.EISDIR) {
 		return fail(n.vpath, errUseRMD)
 	}
-	return t.osError("remove", n.vpath, n.m.root.Remove(n.rel))
+	return t.osError("remove", n.vpath, err)
 }
 
 // RemoveDir deletes an empty directory (RMD). It needs the "rmdir" permission.
@@ -292,42 +278,7 @@ func (t *Tree) RemoveDir(name string) error {
 	if err := need(n, PermRmdir); err != nil {
 		return err
 	}
-	fi, err := n.m.root.Lstat(n.rel)
-	if err != nil {
-		return t.osError("rmdir", n.vpath, err)
-	}
-	if !fi.IsDir() {
-		return fail(n.vpath, errNotDir)
-	}
-	err = n.m.root.Remove(n.rel)
-	if errors.Is(err, syscall.ENOTEMPTY) || errors.Is(err, syscall.EEXIST) {
-		// Stale temporary upload files are invisible: they must not keep a directory that
-		// looks empty from being removed.
-		if t.removeStaleIn(n) {
-			err = n.m.root.Remove(n.rel)
-		}
-	}
-	return t.osError("rmdir", n.vpath, err)
-}
-
-// removeStaleIn removes the stale temporary upload files of the directory n; it reports
-// whether it held nothing else.
-func (t *Tree) removeStaleIn(n node) bool {
-	d, err := n.m.root.Open(n.rel)
-	if err != nil {
-		return false
-	}
-	names, err := d.Readdirnames(-1)
-	_ = d.Close()
-	if err != nil {
-		return false
-	}
-	for _, name := range names {
-		if !strings.HasPrefix(name, tempPrefix) {
-			return false
-		}
-	}
-	return removeStale(n.m.root, n.rel, names, t.log) == 0
+	return t.osError("rmdir", n.vpath, n.m.b.RemoveDir(n.rel))
 }
 
 // RemoveAll is always refused: a client removes a tree one file and directory at a time.
@@ -371,7 +322,7 @@ func (t *Tree) Rename(oldname, newname string) error {
 	if err := need(to, PermRename); err != nil {
 		return err
 	}
-	return t.osError("rename", from.vpath, from.m.root.Rename(from.rel, to.rel))
+	return t.osError("rename", from.vpath, from.m.b.Rename(from.rel, to.rel))
 }
 
 // Chtimes sets access and modification times (MFMT). It needs the "write" permission.
@@ -392,7 +343,7 @@ func (t *Tree) Chtimes(name string, atime, mtime time.Time) error {
 	if err := need(n, PermWrite); err != nil {
 		return err
 	}
-	return t.osError("chtimes", n.vpath, n.m.root.Chtimes(n.rel, atime, mtime))
+	return t.osError("chtimes", n.vpath, n.m.b.Chtimes(n.rel, atime, mtime))
 }
 
 // Chmod is always refused.
