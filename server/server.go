@@ -145,6 +145,7 @@ func New(opts Options) (*Server, error) {
 	s.announcer = passive.NewAnnouncer(st.announce)
 	s.xfer = newXferLog(cfg.Log.TransferLog)
 	s.cur.Store(st)
+	go st.dir.Calibrate(s.ctx)
 	s.boot = cfg
 	s.metrics.reloadSuccessful.Set(1)
 	s.metrics.reloadTimestamp.SetToCurrentTime()
@@ -309,6 +310,7 @@ func (s *Server) Reload() error {
 	}
 	logWarnings(s.log, cfg)
 	s.cur.Store(st)
+	go st.dir.Calibrate(s.ctx)
 	s.logLevel.Set(cfg.Log.Level)
 	s.applyLimits(st)
 	s.autoban.SetPolicy(st.ban)
