@@ -150,7 +150,7 @@ func TestBansAcrossNodes(t *testing.T) {
 		t.Fatal(err)
 	}
 	short := netip.MustParsePrefix("198.51.100.0/24")
-	if err := a.AddBan(ctx, Ban{Address: short, Until: time.Now().Add(300 * time.Millisecond), Reason: ReasonManual}); err != nil {
+	if err := a.AddBan(ctx, Ban{Address: short, Until: time.Now().Add(1500 * time.Millisecond), Reason: ReasonManual}); err != nil {
 		t.Fatal(err)
 	}
 	list, err := b.Bans(ctx)
@@ -159,6 +159,23 @@ func TestBansAcrossNodes(t *testing.T) {
 	}
 	if len(list) != 3 || list[0].Address != p || list[1].Address != short || list[2].Address != forever || !list[2].Until.IsZero() || list[2].Failures != 5 {
 		t.Fatalf("Bans = %+v", list)
+	}
+	// A catch-up merges: a ban that ends later is kept, a permanent one
+	// above all.
+	for _, until := range []time.Time{{}, time.Now().Add(time.Minute)} {
+		wrote, err := a.writeBan(ctx, Ban{Address: forever, Until: until, Reason: ReasonManual}, true)
+		if err != nil || wrote {
+			t.Errorf("merge over a permanent ban (until %v): wrote %v, %v", until, wrote, err)
+		}
+	}
+	if wrote, err := a.writeBan(ctx, Ban{Address: p, Reason: ReasonManual}, true); err != nil || !wrote {
+		t.Errorf("merge of a permanent ban over a finite one: wrote %v, %v", wrote, err)
+	}
+	if got := receive(t, b.bans, "the short ban"); got.Address != short {
+		t.Errorf("node b heard %+v", got)
+	}
+	if got := receive(t, b.bans, "the merged ban"); got.Address != p || !got.Until.IsZero() {
+		t.Errorf("merged ban: %+v", got)
 	}
 	eventually(t, "the short ban to end", func() bool {
 		list, err := a.Bans(ctx)
@@ -183,7 +200,7 @@ func TestFailures(t *testing.T) {
 	b := startNode(t, r.URL(), "b", nil)
 	const addr = "203.0.113.9"
 	for i, n := range []*node{a, b, a, b} {
-		got, err := n.Failure(ctx, addr, 400*time.Millisecond)
+		got, err := n.Failure(ctx, addr, 1500*time.Millisecond)
 		if err != nil || got != i+1 {
 			t.Fatalf("failure %d: %d, %v", i+1, got, err)
 		}
@@ -269,7 +286,7 @@ func TestSlotsNeverExceedALimit(t *testing.T) {
 
 func TestLeasesOutliveTheirRenewalsOnly(t *testing.T) {
 	r := clustertest.Start(t)
-	lease := func(o *Options, _ *node) { o.Lease = time.Second }
+	lease := func(o *Options, _ *node) { o.Lease = 1500 * time.Millisecond }
 	a := startNode(t, r.URL(), "a", lease)
 	b := startNode(t, r.URL(), "b", lease)
 	const key = "user:bob"
@@ -281,7 +298,7 @@ func TestLeasesOutliveTheirRenewalsOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for end := time.Now().Add(2500 * time.Millisecond); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+	for end := time.Now().Add(3500 * time.Millisecond); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
 		if n, err := b.Count(ctx, key); err != nil || n != 2 {
 			t.Fatalf("a renewed slot lapsed: %d, %v", n, err)
 		}
@@ -298,7 +315,7 @@ func TestLeasesOutliveTheirRenewalsOnly(t *testing.T) {
 		return err == nil
 	})
 	if d := time.Since(died); d > 5*time.Second {
-		t.Errorf("the slot lapsed after %v, lease 1s", d)
+		t.Errorf("the slot lapsed after %v, lease 1.5s", d)
 	}
 	b.Release(ctx, s)
 	b.Release(ctx, bs)
