@@ -233,7 +233,7 @@ func (s *Server) Start() error {
 	s.log.Info("wharf serving", "listen", nonNil(s.ControlAddrs()), "implicit", nonNil(s.ImplicitAddrs()),
 		"tls_min_version", tlsVersionName(tlsMin(st)), "users", len(cfg.Users), "config", s.configName())
 	if s.embedded != nil {
-		s.embedded.announce(s.opts.Stdout, s.ControlAddrs(), cfg.Passive.Ports.String())
+		s.embedded.announce(s.opts.Stdout, s.ControlAddrs(), cfg.Passive.Ports.String(), s.adminAddr)
 	}
 	go s.autobanSaver()
 	return nil
