@@ -157,7 +157,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 func help(args []string, stdout, stderr io.Writer) int {
 	switch {
-	case len(args) == 0:
+	case len(args) == 0 || isHelp(args[0]):
 		printUsage(stdout)
 		return exitOK
 	case len(args) > 1:
@@ -254,7 +254,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	if _, code, ok := c.parse(args, 0); !ok {
 		return code
 	}
-	srv, err := server.New(server.Options{ConfigPath: *configPath, Stdout: stdout, Stderr: stderr})
+	srv, err := server.New(server.Options{ConfigPath: *configPath, Stdout: stdout, Stderr: stderr, Version: versionString()})
 	if err != nil {
 		printConfigErrors(stderr, err)
 		return exitFailure
