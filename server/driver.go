@@ -346,9 +346,13 @@ func (s *Server) openSession(cc ftpserver.ClientContext, sess *session, u *auth.
 		sess.log.Warn("login refused", "user", u.Name, "reason", "max_sessions", "max", u.MaxSessions)
 		return nil, errTooManySessions
 	}
-	a := accountOf(u)
-	down, up := s.limitersFor(u.Name, a.limits)
 	st := s.state()
+	a := st.account(u.Name)
+	if a == nil { // removed by a reload meanwhile
+		s.userSess.Release(u.Name)
+		return nil, errLoginIncorrect
+	}
+	down, up := s.limitersFor(u.Name, a.limits)
 	log := sess.log.With("user", u.Name)
 	tree, err := fs.NewTree(a.mounts, fs.Options{
 		AtomicUploads:  st.cfg.Server.AtomicUploads,

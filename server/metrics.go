@@ -49,6 +49,7 @@ type metrics struct {
 	reloadTimestamp     prometheus.Gauge
 	sessionsLoggedIn    prometheus.Gauge
 	passwordChecksTotal *prometheus.CounterVec
+	quotaRefusals       prometheus.Counter
 }
 
 func newMetrics(activeBans, passiveInUse func() float64) *metrics {
@@ -98,6 +99,9 @@ func newMetrics(activeBans, passiveInUse func() float64) *metrics {
 	m.passwordChecksTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "wharf_login_failures_total", Help: "Failed logins, by reason.",
 	}, []string{"reason"})
+	m.quotaRefusals = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "wharf_quota_refusals_total", Help: "Uploads refused because they would pass a folder's quota.",
+	})
 
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
@@ -105,7 +109,7 @@ func newMetrics(activeBans, passiveInUse func() float64) *metrics {
 		m.connections, m.connectionsTotal, m.loginsTotal, m.bans, m.bansTotal,
 		m.transfersTotal, m.transferBytes, m.passiveInUse, m.passiveExhausted,
 		m.tlsHandshakes, m.commandRefusals, m.reloadSuccessful, m.reloadTimestamp,
-		m.sessionsLoggedIn, m.passwordChecksTotal,
+		m.sessionsLoggedIn, m.passwordChecksTotal, m.quotaRefusals,
 	)
 	// Show every bounded label value from the start, so rates work from zero.
 	for _, r := range []string{connAccepted, connRefusedFilter, connRefusedBanned, connRefusedLimit} {

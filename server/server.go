@@ -65,6 +65,8 @@ type Server struct {
 	reloadMu   sync.Mutex
 	banSaveMu  sync.Mutex
 
+	storage storage // folders' quotas and their usage, across reloads
+
 	ctx    context.Context
 	cancel context.CancelFunc
 }
