@@ -1,31 +1,35 @@
-# wharf in a container: a static binary on a minimal, non-root image.
-#   docker build -t wharf .
-#   docker run -d --name wharf \
-#     -p 21:2121 -p 990:9990 -p 50000-50099:50000-50099 -p 9122:9122 \
-#     -v /srv/wharf/config:/etc/wharf:ro -v /srv/wharf/data:/srv/ftp wharf
-# The configuration (/etc/wharf/wharf.toml) must listen on the container ports
-# below and set [passive] external_address to the host's public address.
+# wharf in a container: a static binary on a minimal image, run as a non-root user.
+#   docker build --build-arg VERSION=$(git describe --tags --always --dirty) -t wharf .
+#   docker run -d --name wharf -p 21:2121 -p 50000-50099:50000-50099 \
+#     -v /srv/wharf/wharf.toml:/etc/wharf/wharf.toml:ro \
+#     -v /srv/wharf/data:/srv/ftp -v wharf-state:/var/lib/wharf wharf
+# The image's configuration is docker/wharf.toml: the ports below, no users.
+# Mount your own copy (with users and [passive] external_address) over it.
 
 FROM golang:1.26-bookworm AS build
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
-ARG VERSION=dev
-RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/wharf . \
- && mkdir -p /out/srv/ftp /out/var/lib/wharf /out/var/log/wharf
+ARG VERSION=""
+RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/usr/local/bin/wharf . \
+ && mkdir -p /out/srv/ftp /out/var/lib/wharf /out/etc/wharf \
+ && cp docker/wharf.toml /out/etc/wharf/wharf.toml \
+ && /out/usr/local/bin/wharf check --skip-path-checks /out/etc/wharf/wharf.toml
 
 FROM gcr.io/distroless/static-debian12:nonroot
-COPY --from=build /out/wharf /usr/local/bin/wharf
+COPY --from=build /out/usr/local/bin/wharf /usr/local/bin/wharf
+COPY --from=build /out/etc/wharf/wharf.toml /etc/wharf/wharf.toml
 COPY --from=build --chown=65532:65532 /out/srv/ftp /srv/ftp
 COPY --from=build --chown=65532:65532 /out/var/lib/wharf /var/lib/wharf
-COPY --from=build --chown=65532:65532 /out/var/log/wharf /var/log/wharf
+# distroless's nonroot user: no root inside the container.
 USER 65532:65532
-VOLUME ["/etc/wharf", "/srv/ftp", "/var/lib/wharf"]
-# control (plain and explicit FTPS), implicit FTPS, passive range, metrics
-EXPOSE 2121 9990 50000-50099 9122
-# /healthz on the metrics listener answers 200 while the FTP listeners accept.
+# Data (the folders users see) and state (bans) outlive the container.
+VOLUME ["/srv/ftp", "/var/lib/wharf"]
+# control (plain FTP and explicit FTPS), passive range, metrics and /healthz
+EXPOSE 2121 50000-50099 9122
+# `wharf health` asks /healthz on the [metrics] listen address of /etc/wharf/wharf.toml.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
-  CMD ["/usr/local/bin/wharf", "health", "--url", "http://127.0.0.1:9122/healthz"]
+  CMD ["/usr/local/bin/wharf", "health"]
 ENTRYPOINT ["/usr/local/bin/wharf"]
 CMD ["serve", "--config", "/etc/wharf/wharf.toml"]

@@ -111,3 +111,23 @@ func TestVersionStamp(t *testing.T) {
 		t.Errorf("versionString() = %q", v)
 	}
 }
+
+// TestCtlReadsConfig: `wharf ctl` reads the admin address from --config.
+func TestCtlReadsConfig(t *testing.T) {
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "admin.sock")
+	cfg := writeConfig(t, dir, "[admin]\nlisten = \"unix:"+sock+"\"\n")
+	_, errOut, code := runWharf(t, "", "ctl", "--config", cfg, "status")
+	if code != 1 || !strings.Contains(errOut, "admin.sock") {
+		t.Errorf("ctl with nothing listening on %s: exit %d\n%s", sock, code, errOut)
+	}
+	off := writeConfig(t, dir, "")
+	_, errOut, code = runWharf(t, "", "ctl", "--config", off, "status")
+	if code != 1 || !strings.Contains(errOut, "the admin API is off") {
+		t.Errorf("ctl with no [admin] listen: exit %d\n%s", code, errOut)
+	}
+	out, _, code := runWharf(t, "", "help", "ctl")
+	if code != 0 || !strings.Contains(out, "usage: wharf ctl") {
+		t.Errorf("wharf help ctl: exit %d\n%s", code, out)
+	}
+}

@@ -18,6 +18,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/wharf-ftp/wharf/admin/ctl"
 	"github.com/wharf-ftp/wharf/auth"
 	"github.com/wharf-ftp/wharf/server"
 	"github.com/wharf-ftp/wharf/server/config"
@@ -266,6 +267,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "wharf:", err)
 		return exitFailure
 	}
+	srv.LogCertificate()
 	for sig := range sigs {
 		switch sig {
 		case syscall.SIGHUP:
@@ -347,16 +349,10 @@ func versionString() string {
 	return "devel-" + rev + dirty
 }
 
-// ctlCmd runs `wharf ctl`, the admin API client.
+// ctlCmd runs `wharf ctl`, the admin API client; it reads the admin address
+// from a configuration file with resolveAdmin.
 func ctlCmd(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if len(args) > 0 && isHelp(args[0]) {
-		c, _ := lookup("ctl")
-		printCommandUsage(stdout, c, nil)
-		return exitOK
-	}
-	_, _ = stdin, resolveAdmin
-	fmt.Fprintln(stderr, "wharf ctl: not available in this build")
-	return exitBadUsage
+	return ctl.Run(args, stdin, stdout, stderr, resolveAdmin)
 }
 
 func hash(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -460,7 +456,8 @@ func healthURL(path string) (string, error) {
 }
 
 // resolveAdmin returns the admin API address named in the file at path (the
-// default file when path is ""): "unix:PATH" or "http(s)://host:port".
+// default file when path is ""): "unix:PATH" or "http(s)://host:port", or ""
+// when the file sets no [admin] listen.
 func resolveAdmin(path string) (string, error) {
 	if path == "" {
 		path = defaultConfigPath
@@ -468,6 +465,9 @@ func resolveAdmin(path string) (string, error) {
 	e, err := config.ReadEndpoints(path)
 	if err != nil {
 		return "", err
+	}
+	if e.AdminListen == "" {
+		return "", nil
 	}
 	u, err := e.AdminURL()
 	if err != nil {

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"io"
 	"net"
 	"os"
@@ -18,6 +20,8 @@ import (
 	"github.com/jlaffaye/ftp"
 
 	"github.com/wharf-ftp/wharf/auth"
+	"github.com/wharf-ftp/wharf/internal/engine"
+	"github.com/wharf-ftp/wharf/internal/tlsfiles"
 	"github.com/wharf-ftp/wharf/server/servertest"
 )
 
@@ -142,7 +146,9 @@ groups = ["nope"]
 }
 
 // TestEmbeddedDefault runs `wharf` with no configuration, as the README's first
-// command does, and logs in with the printed password.
+// command does, logs in with the printed password, checks that the printed
+// fingerprint is the served certificate's, and runs the README's lftp and curl
+// commands against it.
 func TestEmbeddedDefault(t *testing.T) {
 	for _, addr := range []string{"127.0.0.1:2121"} {
 		l, err := net.Listen("tcp", addr)
@@ -150,6 +156,10 @@ func TestEmbeddedDefault(t *testing.T) {
 			t.Skipf("%s is busy here: %v", addr, err)
 		}
 		l.Close()
+	}
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
 	}
 	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -168,18 +178,22 @@ func TestEmbeddedDefault(t *testing.T) {
 			t.Logf("stderr:\n%s", stderr.String())
 		}
 	}()
-	password := ""
+	var password, certFile, fingerprint string
 	sc := bufio.NewScanner(stdout)
-	re := regexp.MustCompile(`user=wharf password=(\S+)`)
+	rePass := regexp.MustCompile(`user=wharf password=(\S+)`)
+	reCert := regexp.MustCompile(`self-signed certificate (\S+), SHA-256 fingerprint ([0-9A-F:]{95})$`)
 	for sc.Scan() {
-		if m := re.FindStringSubmatch(sc.Text()); m != nil {
+		if m := reCert.FindStringSubmatch(sc.Text()); m != nil {
+			certFile, fingerprint = m[1], m[2]
+		}
+		if m := rePass.FindStringSubmatch(sc.Text()); m != nil {
 			password = m[1]
 			break
 		}
 	}
 	go io.Copy(io.Discard, stdout)
-	if password == "" {
-		t.Fatal("no password line printed")
+	if password == "" || certFile == "" {
+		t.Fatalf("no password or certificate line printed (password %q, certificate %q)", password, certFile)
 	}
 	c, err := ftp.Dial("127.0.0.1:2121", ftp.DialWithTimeout(5*time.Second))
 	if err != nil {
@@ -198,6 +212,97 @@ func TestEmbeddedDefault(t *testing.T) {
 	if strings.Contains(stderr.String(), password) {
 		t.Fatal("the password reached the log")
 	}
+
+	// The printed fingerprint is the one of the certificate AUTH TLS presents.
+	var served string
+	tc, err := ftp.Dial("127.0.0.1:2121", ftp.DialWithTimeout(5*time.Second),
+		ftp.DialWithExplicitTLS(&tls.Config{InsecureSkipVerify: true,
+			VerifyPeerCertificate: func(raw [][]byte, _ [][]*x509.Certificate) error {
+				served = tlsfiles.Fingerprint(&tls.Certificate{Certificate: raw})
+				return nil
+			}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc.Quit()
+	if served != fingerprint {
+		t.Errorf("printed fingerprint %s, served certificate %s", fingerprint, served)
+	}
+
+	// The README's commands, with the printed certificate path and password.
+	var ran int
+	for _, line := range strings.Split(string(readme), "\n") {
+		var want string
+		switch {
+		case strings.HasPrefix(line, "lftp -u wharf -p 2121 "):
+			want = "hello.txt"
+		case strings.HasPrefix(line, "curl ") && strings.Contains(line, "ftp://127.0.0.1:2121/"):
+			want = "hello.txt"
+		default:
+			continue
+		}
+		line = strings.ReplaceAll(line, "/tmp/wharf-tls-123/cert.pem", certFile)
+		line = strings.ReplaceAll(line, "-u wharf ", "-u wharf,"+password+" ")
+		line = strings.ReplaceAll(line, "PASSWORD", password)
+		args := shellWords(t, line)
+		engine.Need(t, args[0], "Debian package "+args[0])
+		run := exec.CommandContext(ctx, args[0], args[1:]...)
+		run.Dir = dir
+		if args[0] == "lftp" {
+			// lftp runs -e, then reads the rest from stdin; the upload shows TLS data works.
+			os.WriteFile(filepath.Join(dir, "up.txt"), []byte("up"), 0o644)
+			run.Stdin = strings.NewReader("put up.txt\ncls -1\nbye\n")
+			want = "up.txt"
+		}
+		out, err := run.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), want) {
+			t.Errorf("README command %q: %v\n%s", line, err, out)
+		}
+		ran++
+	}
+	if ran < 3 {
+		t.Errorf("found %d lftp and curl commands in README.md, want 3", ran)
+	}
+	if !strings.Contains(stderr.String(), "tls=true") {
+		t.Error("no client logged in over TLS")
+	}
+}
+
+// shellWords splits a command line on spaces, with single quotes; a # word
+// starts a comment.
+func shellWords(t *testing.T, line string) []string {
+	t.Helper()
+	var words []string
+	var cur strings.Builder
+	inWord, quoted := false, false
+	for _, r := range line {
+		switch {
+		case quoted && r == '\'':
+			quoted = false
+		case quoted:
+			cur.WriteRune(r)
+		case r == '\'':
+			quoted, inWord = true, true
+		case r == ' ' || r == '\t':
+			if inWord {
+				words = append(words, cur.String())
+				cur.Reset()
+				inWord = false
+			}
+		case r == '#' && !inWord:
+			return words
+		default:
+			cur.WriteRune(r)
+			inWord = true
+		}
+	}
+	if quoted {
+		t.Fatalf("unbalanced quote in %q", line)
+	}
+	if inWord {
+		words = append(words, cur.String())
+	}
+	return words
 }
 
 // daemon is wharf running as a child process.

@@ -316,7 +316,8 @@ func (s *Server) audit(r *http.Request, p principal, msg string, args ...any) {
 }
 
 // ParseBanAddress parses the address of a ban: an IP address, meaning its
-// /32 (IPv4) or /64 (IPv6), or a prefix, which is masked.
+// /32 (IPv4) or /64 (IPv6), or a prefix, which is masked (at most a /8 for
+// IPv4, a /16 for IPv6).
 func ParseBanAddress(s string) (netip.Prefix, error) {
 	s = strings.TrimSpace(s)
 	if strings.Contains(s, "/") {
@@ -325,7 +326,16 @@ func ParseBanAddress(s string) (netip.Prefix, error) {
 			return netip.Prefix{}, fmt.Errorf("%q is not an IP address or prefix", s)
 		}
 		if p.Addr().Is4In6() {
-			p = netip.PrefixFrom(p.Addr().Unmap(), max(p.Bits()-96, 0))
+			if p.Bits() < 96 {
+				return netip.Prefix{}, fmt.Errorf("%q mixes IPv4-mapped and IPv6 addresses", s)
+			}
+			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+		}
+		if p.Addr().Zone() != "" {
+			return netip.Prefix{}, fmt.Errorf("%q is not an IP address or prefix", s)
+		}
+		if widest := minBanBits(p.Addr()); p.Bits() < widest {
+			return netip.Prefix{}, fmt.Errorf("%q is too wide: a ban covers at most a /%d", s, widest)
 		}
 		return p.Masked(), nil
 	}
@@ -339,6 +349,15 @@ func ParseBanAddress(s string) (netip.Prefix, error) {
 		bits = 64
 	}
 	return netip.PrefixFrom(a, bits).Masked(), nil
+}
+
+// minBanBits is the widest prefix a ban may cover: a /0 typed by mistake
+// would refuse everyone.
+func minBanBits(a netip.Addr) int {
+	if a.Is4() {
+		return 8
+	}
+	return 16
 }
 
 // parseBan checks a ban request; msg says what is wrong.

@@ -294,6 +294,7 @@ type indexData struct {
 	User, Role  string
 	CanChange   bool
 	Unix        bool
+	MultiNode   bool // sessions of more than one node: each row names its node
 	Token       string
 	Flash, Kind string
 	Problems    []string
@@ -350,6 +351,7 @@ func (s *Server) pageIndex(w http.ResponseWriter, r *http.Request, p principal) 
 		return cmp.Or(a.ConnectedAt.Compare(b.ConnectedAt), strings.Compare(a.ID, b.ID))
 	})
 	for _, x := range ss {
+		d.MultiNode = d.MultiNode || x.Node != ss[0].Node
 		v := sessionView{Session: x}
 		if x.Transfer != nil {
 			d.Transfers++

@@ -208,7 +208,8 @@ func (b *Autoban) Failure(a netip.Addr) bool {
 	hook, log := b.onBan, b.log
 	b.mu.Unlock()
 
-	log.Info("address banned", "remote", a, "network", key, "failures", n, "window", p.Window, "until", until)
+	log.Warn("address banned", "remote", a.String(), "network", key.String(), "failures", n,
+		"window", p.Window.String(), "until", until.UTC().Format(time.RFC3339))
 	if hook != nil {
 		hook(a, until)
 	}

@@ -60,7 +60,31 @@ func (d *Directory) Len() int { return len(d.users) }
 // Anonymous users accept any password, including an empty one; a user with
 // no PasswordHash that is not anonymous always fails here (certificate
 // logins are decided by the server before).
+//
+// Every failure takes at least as long as the slowest recent password check
+// (Verifier.Pad), so its timing tells nothing about the user or its hash.
 func (d *Directory) Authenticate(ctx context.Context, name, password string, remote netip.Addr) (*User, error) {
+	start := d.v.now()
+	u, err := d.authenticate(ctx, name, password, remote)
+	if err != nil {
+		d.v.Pad(ctx, start)
+	}
+	return u, err
+}
+
+// Calibrate teaches the verifier's failure floor the cost of each kind of
+// hash the directory's users have (see Verifier.Calibrate).
+func (d *Directory) Calibrate(ctx context.Context) {
+	var hashes []string
+	for _, u := range d.users {
+		if u.PasswordHash != "" {
+			hashes = append(hashes, u.PasswordHash)
+		}
+	}
+	d.v.Calibrate(ctx, hashes)
+}
+
+func (d *Directory) authenticate(ctx context.Context, name, password string, remote netip.Addr) (*User, error) {
 	u, ok := d.Lookup(name)
 	switch {
 	case !ok:

@@ -33,7 +33,10 @@ type Verifier struct {
 	dummyOnce sync.Once
 	dummy     string
 
+	floor failureFloor
+
 	// Seams for tests.
+	sleep  func(context.Context, time.Duration)
 	now    func() time.Time
 	check  func(encoded, password string) (bool, error)
 	hashes atomic.Int64 // checks that actually computed a hash
@@ -57,6 +60,7 @@ func NewVerifier(maxConcurrent int, cacheTTL time.Duration, cacheSize int) *Veri
 		slots: make(chan struct{}, maxConcurrent),
 		cache: newSuccessCache(cacheTTL, cacheSize),
 		now:   time.Now,
+		sleep: sleepCtx,
 		check: verifyPassword,
 	}
 	_, _ = rand.Read(v.cacheSecret[:]) // never fails (Go 1.24+)
@@ -76,7 +80,7 @@ func (v *Verifier) Verify(ctx context.Context, encoded, password string) (bool, 
 		return false, err
 	}
 	v.hashes.Add(1)
-	ok, err := v.check(encoded, password)
+	ok, err := v.timedCheck(encoded, password)
 	v.release()
 	if ok && err == nil {
 		v.cache.add(key, v.now())
@@ -98,7 +102,7 @@ func (v *Verifier) Burn(ctx context.Context) {
 		return
 	}
 	v.hashes.Add(1)
-	_, _ = v.check(v.dummy, "")
+	_, _ = v.timedCheck(v.dummy, "")
 	v.release()
 }
 

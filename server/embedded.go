@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/wharf-ftp/wharf/auth"
+	"github.com/wharf-ftp/wharf/internal/tlsfiles"
 )
 
 // The embedded default: what `wharf` serves with no --config. It is ordinary
@@ -39,10 +40,12 @@ permissions = ["*"]
 const DefaultDataDir = "wharf-data"
 
 type embedded struct {
-	text     []byte
-	password string
-	dataDir  string
-	tmpDir   string
+	text        []byte
+	password    string
+	dataDir     string
+	tmpDir      string
+	certFile    string
+	fingerprint string // SHA-256 of the self-signed certificate
 }
 
 func newEmbedded() (*embedded, error) {
@@ -62,6 +65,11 @@ func newEmbedded() (*embedded, error) {
 		_ = os.RemoveAll(tmp)
 		return nil, fmt.Errorf("generating a self-signed certificate: %w", err)
 	}
+	cert, err := tlsfiles.LoadKeyPair(certFile, keyFile)
+	if err != nil {
+		_ = os.RemoveAll(tmp)
+		return nil, err
+	}
 	password := randomPassword()
 	hash, err := auth.HashPassword(password)
 	if err != nil {
@@ -70,7 +78,8 @@ func newEmbedded() (*embedded, error) {
 	}
 	text := fmt.Sprintf(embeddedTemplate, strconv.Quote(certFile), strconv.Quote(keyFile),
 		strconv.Quote(hash), strconv.Quote(data))
-	return &embedded{text: []byte(text), password: password, dataDir: data, tmpDir: tmp}, nil
+	return &embedded{text: []byte(text), password: password, dataDir: data, tmpDir: tmp,
+		certFile: certFile, fingerprint: tlsfiles.Fingerprint(&cert)}, nil
 }
 
 // randomPassword returns 20 characters from an unambiguous alphabet (about 100 bits).
@@ -90,6 +99,7 @@ func (e *embedded) announce(w io.Writer, addrs []string, ports string) {
 	fmt.Fprintf(w, "wharf: embedded default configuration (use --config FILE for your own)\n")
 	fmt.Fprintf(w, "wharf: listening on %s (FTP, explicit FTPS with a self-signed certificate), passive ports %s, folder %s\n",
 		strings.Join(addrs, ", "), ports, e.dataDir)
+	fmt.Fprintf(w, "wharf: self-signed certificate %s, SHA-256 fingerprint %s\n", e.certFile, e.fingerprint)
 	fmt.Fprintf(w, "wharf: user=wharf password=%s\n", e.password)
 }
 

@@ -2,8 +2,10 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"strings"
 )
 
@@ -25,14 +27,48 @@ type libHandler struct {
 	clientID uint32
 }
 
+// libQuiet are ftpserverlib's messages about a client's own network trouble
+// (a dropped connection, a write after the client left): they are the
+// client's business, logged at debug; wharf logs each session's end and each
+// transfer's result itself.
+var libQuiet = map[string]bool{
+	"Couldn't flush line":                 true,
+	"Network error":                       true,
+	"Read error":                          true,
+	"Flush error":                         true,
+	"Problem disconnecting a client":      true,
+	"Problem disconnecting client on end": true,
+	"Problem closing a transfer":          true,
+	"Problem closing a transfer on external close request":   true,
+	"Problem closing transfer connection":                    true,
+	"Problem closing passive connection":                     true,
+	"Error flushing transfer connection":                     true,
+	"Could not validate passive data connection requirement": true,
+	"Could not validate active data connection requirement":  true,
+	"Received line too long, disconnecting client":           true,
+	"Unknown command": true,
+}
+
 func (h libHandler) Handle(ctx context.Context, r slog.Record) error {
-	nr := slog.NewRecord(r.Time, r.Level, r.Message, r.PC)
+	level := r.Level
+	if libQuiet[r.Message] && level > slog.LevelDebug {
+		level = slog.LevelDebug
+		if !h.Handler.Enabled(ctx, level) {
+			return nil
+		}
+	}
+	nr := slog.NewRecord(r.Time, level, r.Message, r.PC)
+	named := false
 	if h.clientID != 0 {
 		if sess := h.sessions(h.clientID); sess != nil {
 			nr.AddAttrs(sess.attrs()...)
+			named = true
 		}
 	}
 	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == "clientIp" && named {
+			return true // the session's remote is already there
+		}
 		nr.AddAttrs(redactAttr(a))
 		return true
 	})
@@ -57,7 +93,26 @@ func (h libHandler) WithGroup(name string) slog.Handler {
 	return h
 }
 
+// redactAttr hides passwords and gives every value one JSON type: the
+// library's net.Addr, net.IP and error values become strings, and its
+// clientIp becomes wharf's remote (the IP address alone).
 func redactAttr(a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindAny {
+		switch v := a.Value.Any().(type) {
+		case net.Addr:
+			if a.Key == "clientIp" {
+				return slog.String("remote", addrOf(v).String())
+			}
+			return slog.String(a.Key, v.String())
+		case net.IP:
+			return slog.String(a.Key, v.String())
+		case error:
+			return slog.String(a.Key, v.Error())
+		case fmt.Stringer:
+			return slog.String(a.Key, v.String())
+		}
+		return a
+	}
 	if a.Value.Kind() != slog.KindString {
 		return a
 	}

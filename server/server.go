@@ -127,8 +127,7 @@ func New(opts Options) (*Server, error) {
 	}
 	s.metrics = newMetrics(func() float64 { return float64(s.autoban.Active()) }, func() float64 { return float64(s.ports.InUse()) })
 	s.autoban.OnBan(func(a netip.Addr, until time.Time) {
-		s.metrics.bansTotal.Inc()
-		s.log.Warn("address banned", "remote", a.String(), "until", until.UTC().Format(time.RFC3339))
+		s.metrics.bansTotal.Inc() // autoban logs the ban
 		go func() {
 			if err := s.saveBans(); err != nil {
 				s.log.Error("autoban state file", "err", err)
@@ -147,6 +146,7 @@ func New(opts Options) (*Server, error) {
 	s.announcer = passive.NewAnnouncer(st.announce)
 	s.xfer = newXferLog(cfg.Log.TransferLog)
 	s.cur.Store(st)
+	go st.dir.Calibrate(s.ctx)
 	s.boot = cfg
 	s.metrics.reloadSuccessful.Set(1)
 	s.metrics.reloadTimestamp.SetToCurrentTime()
@@ -196,8 +196,8 @@ func (s *Server) Start() error {
 		passiveAttrs = append(passiveAttrs, "announced_ports", s.ports.Announced().String())
 	}
 	s.log.Info("passive: "+s.announcer.Describe(), passiveAttrs...)
-	s.log.Info("wharf serving", "listen", s.ControlAddrs(), "implicit", s.ImplicitAddrs(),
-		"tls", tlsVersionName(tlsMin(st)), "users", len(cfg.Users), "config", s.configName())
+	s.log.Info("wharf serving", "listen", nonNil(s.ControlAddrs()), "implicit", nonNil(s.ImplicitAddrs()),
+		"tls_min_version", tlsVersionName(tlsMin(st)), "users", len(cfg.Users), "config", s.configName())
 	if s.embedded != nil {
 		s.embedded.announce(s.opts.Stdout, s.ControlAddrs(), cfg.Passive.Ports.String())
 	}
@@ -311,6 +311,7 @@ func (s *Server) Reload() error {
 	}
 	logWarnings(s.log, cfg)
 	s.cur.Store(st)
+	go st.dir.Calibrate(s.ctx)
 	s.logLevel.Set(cfg.Log.Level)
 	s.applyLimits(st)
 	s.autoban.SetPolicy(st.ban)
@@ -321,7 +322,7 @@ func (s *Server) Reload() error {
 	s.noteRestartNeeded(s.boot, cfg)
 	s.metrics.reloadSuccessful.Set(1)
 	s.metrics.reloadTimestamp.SetToCurrentTime()
-	s.log.Info("configuration reloaded", "users", len(cfg.Users), "tls", tlsVersionName(tlsMin(st)))
+	s.log.Info("configuration reloaded", "users", len(cfg.Users), "tls_min_version", tlsVersionName(tlsMin(st)))
 	return nil
 }
 
@@ -433,6 +434,14 @@ func (s *Server) autobanSaver() {
 			}
 		}
 	}
+}
+
+// nonNil makes an empty list a JSON [] rather than null in the logs.
+func nonNil(l []string) []string {
+	if l == nil {
+		return []string{}
+	}
+	return l
 }
 
 // ShutdownGrace is how long Shutdown should let transfers run.

@@ -219,7 +219,20 @@ func (h *certHolder) refresh(log *slog.Logger) {
 	}
 	h.seen = st
 	h.cur.Store(&cert)
-	log.Info("tls certificate reloaded from disk", "certificate", h.certFile, "subject", leafSubject(&cert))
+	log.Info("tls certificate reloaded from disk", "certificate", h.certFile, "subject", leafSubject(&cert),
+		"sha256", tlsfiles.Fingerprint(&cert))
+}
+
+// LogCertificate logs the server certificate in use with its SHA-256
+// fingerprint, so that clients can pin it; nothing without FTPS.
+func (s *Server) LogCertificate() {
+	st := s.state()
+	if st.tls == nil || st.tls.cert == nil {
+		return
+	}
+	c := st.tls.cert.cur.Load()
+	s.log.Info("tls certificate", "certificate", st.tls.cert.certFile, "subject", leafSubject(c),
+		"sha256", tlsfiles.Fingerprint(c))
 }
 
 func maxTime(a, b time.Time) time.Time {

@@ -5,12 +5,14 @@
 package tlsfiles
 
 import (
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
 	iofs "io/fs"
 	"os"
+	"strings"
 )
 
 // LoadKeyPair loads a PEM certificate chain and its private key.
@@ -36,4 +38,22 @@ func LoadCertPool(file string) (*x509.CertPool, error) {
 		return nil, fmt.Errorf("%q %w", file, ErrNoCertificate)
 	}
 	return pool, nil
+}
+
+// Fingerprint returns the SHA-256 fingerprint of cert's leaf certificate as
+// openssl prints it (`openssl x509 -noout -fingerprint -sha256`): uppercase
+// hexadecimal pairs joined by colons; "" when cert holds no certificate.
+func Fingerprint(cert *tls.Certificate) string {
+	if cert == nil || len(cert.Certificate) == 0 {
+		return ""
+	}
+	sum := sha256.Sum256(cert.Certificate[0])
+	var b strings.Builder
+	for i, c := range sum {
+		if i > 0 {
+			b.WriteByte(':')
+		}
+		fmt.Fprintf(&b, "%02X", c)
+	}
+	return b.String()
 }

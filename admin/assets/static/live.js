@@ -5,6 +5,7 @@
   var body = document.body;
   var token = body.dataset.token || "";
   var canChange = body.dataset.canChange === "true";
+  var multiNode = false;
   var $ = function (id) { return document.getElementById(id); };
 
   function el(tag, attrs) {
@@ -81,7 +82,7 @@
     if (known) { bar.max = Math.max(t.size, 1); bar.value = Math.min(t.bytes, bar.max); bar.textContent = pct + "%"; }
     frag.appendChild(bar);
     var nums = el("div", { class: "xfer-nums" },
-      el("span", { text: bytes(t.bytes) + (known ? " of " + bytes(t.size) + " · " + pct + "%" : "") }),
+      el("span", { text: bytes(t.bytes) + (known ? " of " + bytes(t.size) + " · " + pct + "%" : " so far") }),
       el("span", { text: bytes(t.bytes_per_second) + "/s" }));
     if (known && t.bytes_per_second > 0 && t.size >= t.bytes) {
       nums.appendChild(el("span", { text: duration((t.size - t.bytes) / t.bytes_per_second * 1000) + " left" }));
@@ -93,11 +94,14 @@
   function sessions(list) {
     var tb = $("sessions-body");
     if (!tb) return;
+    var nodes = {};
+    list.forEach(function (s) { nodes[s.node] = true; });
+    multiNode = body.dataset.multiNode === "true" || Object.keys(nodes).length > 1;
     list.sort(function (a, b) { return a.connected_at < b.connected_at ? -1 : a.connected_at > b.connected_at ? 1 : (a.id < b.id ? -1 : 1); });
     var rows = list.map(function (s) {
       var client = el("span", { class: "sub" }, s.listener);
       if (s.tls) { client.appendChild(document.createTextNode(" ")); client.appendChild(el("span", { class: "tag tls", text: "TLS" })); }
-      if (s.node) client.appendChild(document.createTextNode(" · " + s.node));
+      if (multiNode) client.appendChild(document.createTextNode(" · " + s.node));
       var tr = el("tr", { "data-id": s.id },
         td("User", null, el("span", { class: "strong" }, s.user ? s.user : el("em", { class: "muted", text: "not logged in" })), el("span", { class: "sub mono", text: s.id })),
         td("Client", null, el("span", { class: "mono", text: s.remote }), client),
@@ -106,7 +110,8 @@
       if (canChange) {
         var a = el("td", { class: "actions" },
           form("/kick", { id: s.id }, "Kick", "danger"),
-          form("/ban", { address: s.remote }, "Ban " + s.remote));
+          form("/ban", { address: s.remote }, "Ban"));
+        a.lastChild.lastChild.title = "Ban " + s.remote;
         tr.appendChild(a);
       }
       return tr;
