@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/wharf-ftp/wharf/admin"
+	"github.com/wharf-ftp/wharf/admin/admintest"
 )
 
 func sampleSession(id, remote string) admin.Session {
@@ -535,5 +536,28 @@ func TestShutdownEndsStreams(t *testing.T) {
 		t.Fatalf("shutdown with a stream open: %v", err)
 	}
 	for r.sc.Scan() {
+	}
+}
+
+// A stream lives past the server's read and write timeouts.
+func TestStreamOutlivesTimeouts(t *testing.T) {
+	b := admintest.New()
+	srv := admin.New(admin.Options{Backend: b, Unix: true})
+	l, err := admin.Listen("127.0.0.1:0", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := &http.Server{Handler: srv, ReadTimeout: 100 * time.Millisecond, WriteTimeout: 100 * time.Millisecond}
+	go hs.Serve(l)
+	t.Cleanup(func() { srv.Shutdown(context.Background()); hs.Close() })
+	in := &instance{base: "http://" + l.Addr().String(), client: &http.Client{Transport: &http.Transport{Proxy: nil}}, backend: b}
+	r, stop := openEvents(t, in, "")
+	defer stop()
+	eventually(t, "a subscriber", func() bool { return b.Subscribers() == 1 })
+	deadline := time.Now().Add(400 * time.Millisecond)
+	eventually(t, "the read timeout to pass", func() bool { return time.Now().After(deadline) })
+	b.Publish("login", map[string]string{"event": "login"})
+	if _, data := r.next(t); data != `{"event":"login"}` {
+		t.Errorf("event after the read timeout: %s", data)
 	}
 }

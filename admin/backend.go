@@ -174,6 +174,16 @@ type Event struct {
 	Data json.RawMessage
 }
 
+// NewEvent makes an Event of kind from v, which encodes as one JSON object
+// (an events.Event, for one).
+func NewEvent(kind string, v any) (Event, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return Event{}, err
+	}
+	return Event{Kind: kind, Data: b}, nil
+}
+
 // ErrorBody is the body of every error answer.
 type ErrorBody struct {
 	Error  string   `json:"error"`

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
@@ -60,6 +61,7 @@ func TestPageInBrowser(t *testing.T) {
 		}
 	}
 	must("login", chromedp.Do(ctx,
+		watchProblems,
 		chromedp.Navigate(in.base+"/"),
 		chromedp.WaitVisible(chromedp.CSS(`input[name="user"]`)),
 		chromedp.SendKeys(chromedp.CSS(`input[name="user"]`), adminUser),
@@ -151,6 +153,24 @@ func TestPageInBrowser(t *testing.T) {
 	if !gone {
 		t.Error("the kicked session is still on the page")
 	}
+
+	problems, err := chromedp.Run(ctx, chromedp.Evaluate[string](`sessionStorage.getItem("problems") || ""`))
+	must("problems", err)
+	if problems != "" {
+		t.Errorf("the page broke its content security policy or threw:\n%s", problems)
+	}
+}
+
+// watchProblems records, in the tab's sessionStorage, every content security
+// policy violation and script error of the pages that follow.
+var watchProblems chromedp.Action[chromedp.Void] = func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+	const src = `(() => {
+		const note = (s) => sessionStorage.setItem("problems", (sessionStorage.getItem("problems") || "") + s + "\n");
+		document.addEventListener("securitypolicyviolation", (e) => note("csp: " + e.violatedDirective + " " + e.blockedURI));
+		window.addEventListener("error", (e) => note("error: " + e.message));
+	})()`
+	_, err := cdp.Call(ctx, t, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: src})
+	return chromedp.Void{}, err
 }
 
 // submit clicks a form's button and waits for the page it redirects to,

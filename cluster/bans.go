@@ -203,7 +203,7 @@ func (c *Cluster) listBans(ctx context.Context) ([]Ban, error) {
 	for _, s := range raw {
 		var b Ban
 		if err := json.Unmarshal([]byte(s), &b); err != nil {
-			c.log.Debug("stored ban not understood", "error", err)
+			c.log.Debug("stored ban not understood", "error", err.Error())
 			continue
 		}
 		bans = append(bans, b)

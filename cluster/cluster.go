@@ -272,7 +272,7 @@ func (c *Cluster) markDown(err error) {
 	}
 	if !c.warned && !c.stopped.Load() {
 		c.warned = true
-		c.log.Warn("redis unreachable: this node goes on with its own state", "node", c.opt.Node, "error", err)
+		c.log.Warn("redis unreachable: this node goes on with its own state", "node", c.opt.Node, "error", err.Error())
 	}
 }
 
@@ -329,7 +329,7 @@ func (c *Cluster) check() {
 		c.mu.Unlock()
 		c.up.Store(true)
 		if warned {
-			c.log.Info("redis reachable again: state caught up", "node", c.opt.Node, "down_for", downFor.Round(time.Millisecond))
+			c.log.Info("redis reachable again: state caught up", "node", c.opt.Node, "down_for", downFor.Round(time.Millisecond).String())
 		} else {
 			c.log.Debug("redis connected", "node", c.opt.Node)
 		}
@@ -473,7 +473,7 @@ func (c *Cluster) listen(ps *redis.PubSub) {
 func (c *Cluster) handle(payload string) {
 	var m message
 	if err := json.Unmarshal([]byte(payload), &m); err != nil {
-		c.log.Debug("cluster message not understood", "error", err)
+		c.log.Debug("cluster message not understood", "error", err.Error())
 		return
 	}
 	if m.From == c.instance {

@@ -112,7 +112,7 @@ func (c *Cluster) others(ctx context.Context) ([]entry, error) {
 	for _, s := range raw {
 		var e entry
 		if err := json.Unmarshal([]byte(s), &e); err != nil {
-			c.log.Debug("stored sessions not understood", "error", err)
+			c.log.Debug("stored sessions not understood", "error", err.Error())
 			continue
 		}
 		if e.Instance == c.instance {

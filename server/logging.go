@@ -39,14 +39,11 @@ var libQuiet = map[string]bool{
 	"Problem disconnecting a client":      true,
 	"Problem disconnecting client on end": true,
 	"Problem closing a transfer":          true,
-	"Problem closing a transfer on external close request":   true,
-	"Problem closing transfer connection":                    true,
-	"Problem closing passive connection":                     true,
-	"Error flushing transfer connection":                     true,
-	"Could not validate passive data connection requirement": true,
-	"Could not validate active data connection requirement":  true,
-	"Received line too long, disconnecting client":           true,
-	"Unknown command": true,
+	"Problem closing a transfer on external close request": true,
+	"Problem closing transfer connection":                  true,
+	"Problem closing passive connection":                   true,
+	"Error flushing transfer connection":                   true,
+	"Received line too long, disconnecting client":         true,
 }
 
 func (h libHandler) Handle(ctx context.Context, r slog.Record) error {

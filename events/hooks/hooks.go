@@ -284,10 +284,11 @@ func (r *Runner) run(h *hook, j job) {
 	elapsed := time.Since(start)
 	r.report(h, o.result)
 	if o.result == ResultOK {
-		r.log.Debug("hook ran", "hook", h.Name, "event", string(j.kind), "duration", elapsed)
+		r.log.Debug("hook ran", "hook", h.Name, "event", string(j.kind), "duration", elapsed.Round(time.Millisecond).String())
 		return
 	}
-	attrs := []any{"hook", h.Name, "event", string(j.kind), "result", o.result, "error", o.detail, "duration", elapsed}
+	attrs := []any{"hook", h.Name, "event", string(j.kind), "result", o.result, "error", o.detail,
+		"duration", elapsed.Round(time.Millisecond).String()}
 	if o.output != "" {
 		attrs = append(attrs, "output", o.output)
 	}
