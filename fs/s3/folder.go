@@ -514,11 +514,16 @@ func (u *upload) sendPart() error {
 		u.id = id
 		u.sem = make(chan struct{}, Concurrency)
 	}
-	if len(u.parts) == maxParts {
+	u.mu.Lock()
+	full := len(u.parts) == maxParts
+	u.mu.Unlock()
+	if full {
 		return syscall.EFBIG
 	}
+	u.mu.Lock()
 	num := len(u.parts) + 1
 	u.parts = append(u.parts, minio.CompletePart{PartNumber: num})
+	u.mu.Unlock()
 	data := u.buf
 	u.buf = nil
 	u.sem <- struct{}{}
