@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -138,6 +139,18 @@ path = "data"
 			t.Errorf("check output lacks %q:\n%s", want, errOut)
 		}
 	}
+	// serve logs the same warnings (the store is left out: its bucket cannot answer here).
+	dir2 := t.TempDir()
+	os.Mkdir(filepath.Join(dir2, "data"), 0o755)
+	p2 := writeConfig(t, dir2, signalConfig)
+	os.Chmod(p2, 0o666)
+	d := startDaemon(t, p2)
+	if !strings.Contains(d.stderr.String(), p2+": warning: the file is writable by its group or by every user (mode 0666)") {
+		t.Errorf("serve did not log the mode warning:\n%s", d.stderr.String())
+	}
+	d.signal(t, syscall.SIGTERM)
+	<-d.done
+
 	os.Chmod(p, 0o640)
 	os.Chmod(secret, 0o600)
 	_, errOut, _ = runWharf(t, "", "check", p)

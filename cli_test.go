@@ -24,6 +24,7 @@ func TestHelpAndUsage(t *testing.T) {
 		{args: []string{"-h"}, stdout: "wharf check [--config] FILE"},
 		{args: []string{"-help"}, stdout: "wharf check [--config] FILE"},
 		{args: []string{"help", "check"}, stdout: "--skip-path-checks"},
+		{args: []string{"help", "--help"}, stdout: "wharf check [--config] FILE"},
 		{args: []string{"serve", "--help"}, stdout: "usage: wharf [serve] [--config FILE]"},
 		{args: []string{"check", "--help"}, stdout: "--client ADDR"},
 		{args: []string{"check", "-h"}, stdout: "--client ADDR"},

@@ -42,8 +42,20 @@ type failEntry struct {
 }
 
 type banEntry struct {
-	key   netip.Prefix
-	until time.Time
+	key      netip.Prefix
+	until    time.Time
+	manual   bool   // made by an operator: kept whatever the policy and exempt say
+	note     string // the operator's note
+	failures int    // the failed logins that started an autoban
+}
+
+// BanInfo is one ban in force, as Bans lists it.
+type BanInfo struct {
+	Network  netip.Prefix
+	Until    time.Time
+	Manual   bool
+	Note     string
+	Failures int
 }
 
 // banShape is a family and prefix length present in the ban table: an
@@ -91,7 +103,7 @@ func (b *Autoban) SetPolicy(p BanPolicy) {
 	b.exempt = NewPrefixSet(p.Exempt)
 	for el, next := b.banOrder.Front(), (*list.Element)(nil); el != nil; el = next {
 		next = el.Next()
-		if b.exempt.Contains(el.Value.(*banEntry).key.Addr()) {
+		if e := el.Value.(*banEntry); !e.manual && b.exempt.Contains(e.key.Addr()) {
 			b.removeBan(el)
 		}
 	}
@@ -147,9 +159,9 @@ func (b *Autoban) OnBan(fn func(addr netip.Addr, until time.Time)) {
 	b.onBan = fn
 }
 
-// Banned reports whether a is banned now. It is always false when the
-// policy is disabled or a is exempt. Expired bans are dropped as they are
-// met.
+// Banned reports whether a is banned now. Only a manual ban (Ban) counts
+// when the policy is disabled or a is exempt. Expired bans are dropped as
+// they are met.
 func (b *Autoban) Banned(a netip.Addr) bool {
 	if !a.IsValid() {
 		return false
@@ -158,9 +170,9 @@ func (b *Autoban) Banned(a netip.Addr) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if !b.policy.Enabled || b.exempt.Contains(a) {
-		return false
+		return b.bannedLocked(a, b.now(), true)
 	}
-	return b.bannedLocked(a, b.now())
+	return b.bannedLocked(a, b.now(), false)
 }
 
 // Failure records one failure of a (a bad password, an unknown user, an
@@ -175,7 +187,7 @@ func (b *Autoban) Failure(a netip.Addr) bool {
 	b.mu.Lock()
 	p := b.policy
 	now := b.now()
-	if !p.Enabled || b.exempt.Contains(a) || b.bannedLocked(a, now) {
+	if !p.Enabled || b.exempt.Contains(a) || b.bannedLocked(a, now, false) {
 		b.mu.Unlock()
 		return false
 	}
@@ -204,7 +216,7 @@ func (b *Autoban) Failure(a netip.Addr) bool {
 	n := len(e.times)
 	b.removeFail(el)
 	until := now.Add(p.Ban)
-	b.addBan(key, until)
+	b.addBan(&banEntry{key: key, until: until, failures: n})
 	hook, log := b.onBan, b.log
 	b.mu.Unlock()
 
@@ -238,14 +250,11 @@ func (b *Autoban) Unban(a netip.Addr) bool {
 	return lifted
 }
 
-// Active returns the number of bans in force (0 when the policy is
-// disabled), dropping the expired ones.
+// Active returns the number of bans in force, as Bans lists them, dropping
+// the expired ones.
 func (b *Autoban) Active() int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if !b.policy.Enabled {
-		return 0
-	}
 	now := b.now()
 	n := 0
 	for el, next := b.banOrder.Front(), (*list.Element)(nil); el != nil; el = next {
@@ -254,7 +263,7 @@ func (b *Autoban) Active() int {
 		switch {
 		case !now.Before(e.until):
 			b.removeBan(el)
-		case !b.exempt.Contains(e.key.Addr()):
+		case e.manual || (b.policy.Enabled && !b.exempt.Contains(e.key.Addr())):
 			n++
 		}
 	}
@@ -280,7 +289,7 @@ func (b *Autoban) banKeys(a netip.Addr) []netip.Prefix {
 	return keys
 }
 
-func (b *Autoban) bannedLocked(a netip.Addr, now time.Time) bool {
+func (b *Autoban) bannedLocked(a netip.Addr, now time.Time, manualOnly bool) bool {
 	for s := range b.banShapes {
 		if s.is4 != a.Is4() {
 			continue
@@ -289,7 +298,10 @@ func (b *Autoban) bannedLocked(a netip.Addr, now time.Time) bool {
 		if !ok {
 			continue
 		}
-		if now.Before(el.Value.(*banEntry).until) {
+		if e := el.Value.(*banEntry); now.Before(e.until) {
+			if manualOnly && !e.manual {
+				continue
+			}
 			return true
 		}
 		b.removeBan(el) // expired; deleting from banShapes while ranging is allowed
@@ -320,22 +332,77 @@ func (b *Autoban) removeFail(el *list.Element) {
 	delete(b.fails, el.Value.(*failEntry).key)
 }
 
-// addBan bans key until then (or later, if it already is), first dropping
-// expired bans from the front and then the oldest bans beyond the cap.
-func (b *Autoban) addBan(key netip.Prefix, until time.Time) {
+// addBan adds n (or extends the ban of its network to n's end, taking its
+// manual mark and note), first dropping expired bans from the front and then
+// the oldest bans beyond the cap.
+func (b *Autoban) addBan(n *banEntry) {
 	now := b.now()
 	for el := b.banOrder.Front(); el != nil && !now.Before(el.Value.(*banEntry).until); el = b.banOrder.Front() {
 		b.removeBan(el)
 	}
-	if el, ok := b.bans[key]; ok {
-		if e := el.Value.(*banEntry); e.until.Before(until) {
-			e.until = until
+	if el, ok := b.bans[n.key]; ok {
+		e := el.Value.(*banEntry)
+		if e.until.Before(n.until) || n.manual {
+			e.until = n.until
+		}
+		if n.manual {
+			e.manual, e.note = true, n.note
 		}
 		return
 	}
-	b.bans[key] = b.banOrder.PushBack(&banEntry{key: key, until: until})
-	b.banShapes[banShape{key.Addr().Is4(), key.Bits()}]++
+	b.bans[n.key] = b.banOrder.PushBack(n)
+	b.banShapes[banShape{n.key.Addr().Is4(), n.key.Bits()}]++
 	b.capBans()
+}
+
+// Ban bans the network p until then, by an operator's hand: the ban holds
+// whatever the policy says (disabled, exempt networks) and replaces the end
+// of a ban already on p. A zero until means the policy's ban duration.
+func (b *Autoban) Ban(p netip.Prefix, until time.Time, note string) BanInfo {
+	p = normalizePrefix(p)
+	b.mu.Lock()
+	if until.IsZero() {
+		until = b.now().Add(b.policy.Ban)
+	}
+	b.addBan(&banEntry{key: p, until: until, manual: true, note: note})
+	b.mu.Unlock()
+	b.log.Warn("address banned", "network", p.String(), "until", until.UTC().Format(time.RFC3339),
+		"reason", "manual", "note", note)
+	return BanInfo{Network: p, Until: until, Manual: true, Note: note}
+}
+
+// UnbanNetwork lifts the ban of exactly the network p; it reports whether
+// there was one.
+func (b *Autoban) UnbanNetwork(p netip.Prefix) bool {
+	p = normalizePrefix(p)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	el, ok := b.bans[p]
+	if ok {
+		b.removeBan(el)
+	}
+	return ok
+}
+
+// Bans lists the bans in force, oldest first: every manual ban, and the
+// autobans that apply (none when the policy is disabled, none of an exempt
+// network).
+func (b *Autoban) Bans() []BanInfo {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	now := b.now()
+	var out []BanInfo
+	for el := b.banOrder.Front(); el != nil; el = el.Next() {
+		e := el.Value.(*banEntry)
+		if !now.Before(e.until) {
+			continue
+		}
+		if !e.manual && (!b.policy.Enabled || b.exempt.Contains(e.key.Addr())) {
+			continue
+		}
+		out = append(out, BanInfo{Network: e.key, Until: e.until, Manual: e.manual, Note: e.note, Failures: e.failures})
+	}
+	return out
 }
 
 func (b *Autoban) capBans() {

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"net/netip"
+	"path/filepath"
 	"testing"
 	"time"
 )
@@ -280,5 +281,43 @@ func TestBanPolicyValidate(t *testing.T) {
 		if err := tt.p.Validate(); (err != nil) != tt.wantErr {
 			t.Errorf("%s: Validate() = %v; want error %v", tt.name, err, tt.wantErr)
 		}
+	}
+}
+
+// TestManualBans: an operator's ban holds with the policy disabled and on an
+// exempt network, is listed with its note, survives Save/Load, and is lifted
+// by its exact network.
+func TestManualBans(t *testing.T) {
+	p := BanPolicy{Enabled: false, Failures: 3, Window: time.Minute, Ban: time.Hour,
+		Exempt: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}
+	b := NewAutoban(p, nil, nil)
+	b.Ban(netip.MustParsePrefix("127.0.0.9/32"), time.Time{}, "by hand")
+	b.Ban(netip.MustParsePrefix("2001:db8::/64"), time.Now().Add(time.Minute), "")
+	if !b.Banned(netip.MustParseAddr("127.0.0.9")) || !b.Banned(netip.MustParseAddr("2001:db8::1")) {
+		t.Fatal("a manual ban does not hold")
+	}
+	if b.Banned(netip.MustParseAddr("127.0.0.10")) {
+		t.Fatal("a neighbour is banned")
+	}
+	bans := b.Bans()
+	if len(bans) != 2 || !bans[0].Manual || bans[0].Note != "by hand" || b.Active() != 2 {
+		t.Fatalf("bans: %+v, active %d", bans, b.Active())
+	}
+	file := filepath.Join(t.TempDir(), "bans.json")
+	if err := b.Save(file); err != nil {
+		t.Fatal(err)
+	}
+	c := NewAutoban(p, nil, nil)
+	if err := c.Load(file); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Bans(); len(got) != 2 || got[0].Note != "by hand" {
+		t.Fatalf("loaded: %+v", got)
+	}
+	if !c.UnbanNetwork(netip.MustParsePrefix("127.0.0.9/32")) || c.Banned(netip.MustParseAddr("127.0.0.9")) {
+		t.Fatal("unban")
+	}
+	if c.UnbanNetwork(netip.MustParsePrefix("127.0.0.9/32")) {
+		t.Fatal("unbanned twice")
 	}
 }

@@ -22,8 +22,11 @@ type banState struct {
 }
 
 type banRecord struct {
-	Network string    `json:"network"` // a prefix, e.g. "192.0.2.7/32" or "2001:db8::/64"
-	Until   time.Time `json:"until"`
+	Network  string    `json:"network"` // a prefix, e.g. "192.0.2.7/32" or "2001:db8::/64"
+	Until    time.Time `json:"until"`
+	Manual   bool      `json:"manual,omitempty"` // made by an operator (admin API)
+	Note     string    `json:"note,omitempty"`
+	Failures int       `json:"failures,omitempty"`
 }
 
 // Save writes the bans in force (not the failure counters) to path as JSON,
@@ -36,7 +39,8 @@ func (b *Autoban) Save(path string) error {
 	for el := b.banOrder.Front(); el != nil; el = el.Next() {
 		e := el.Value.(*banEntry)
 		if now.Before(e.until) {
-			st.Bans = append(st.Bans, banRecord{Network: e.key.String(), Until: e.until.UTC().Round(0)})
+			st.Bans = append(st.Bans, banRecord{Network: e.key.String(), Until: e.until.UTC().Round(0),
+				Manual: e.manual, Note: e.note, Failures: e.failures})
 		}
 	}
 	b.mu.Unlock()
@@ -67,8 +71,8 @@ func (b *Autoban) Load(path string) error {
 	defer b.mu.Unlock()
 	now := b.now()
 	for _, r := range st {
-		if now.Before(r.until) && !b.exempt.Contains(r.key.Addr()) {
-			b.addBan(r.key, r.until)
+		if now.Before(r.until) && (r.manual || !b.exempt.Contains(r.key.Addr())) {
+			b.addBan(&r)
 		}
 	}
 	return nil
@@ -97,7 +101,7 @@ func parseBanState(data []byte) ([]banEntry, error) {
 		if r.Until.IsZero() {
 			return nil, fmt.Errorf("ban %d: missing end time", i+1)
 		}
-		out = append(out, banEntry{key: p, until: r.Until})
+		out = append(out, banEntry{key: p, until: r.Until, manual: r.Manual, note: r.Note, failures: r.Failures})
 	}
 	return out, nil
 }

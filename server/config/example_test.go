@@ -2,20 +2,13 @@ package config
 
 import (
 	"errors"
-	iofs "io/fs"
 	"os"
 	"reflect"
-	"regexp"
 	"strings"
 	"testing"
-
-	"github.com/BurntSushi/toml"
 )
 
-const (
-	examplePath  = "../../config.example.toml"
-	contractPath = "../../../shared/CONTRACT.md" // beside the clone, in CI too
-)
+const examplePath = "../../config.example.toml"
 
 // The example file is valid (its paths do not exist here, so without them).
 func TestExampleParses(t *testing.T) {
@@ -57,50 +50,6 @@ func TestExampleShowsDefaults(t *testing.T) {
 			t.Errorf("[%s] in the example: %+v\nDefault(): %+v", name, pair[0], pair[1])
 		}
 	}
-}
-
-// Every key of the contract's TOML block appears in the example file.
-func TestContractKeysInExample(t *testing.T) {
-	contract, err := os.ReadFile(contractPath)
-	if errors.Is(err, iofs.ErrNotExist) {
-		t.Skipf("%s is absent", contractPath)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	block := regexp.MustCompile("(?s)```toml\n(.*?)```").FindSubmatch(contract)
-	if block == nil {
-		t.Fatalf("no ```toml block in %s", contractPath)
-	}
-	want := tomlKeys(t, "contract", block[1])
-	example, err := os.ReadFile(examplePath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	have := tomlKeys(t, "example", example)
-	if len(want) < 50 {
-		t.Fatalf("only %d keys found in the contract's block", len(want))
-	}
-	for k := range want {
-		if !have[k] {
-			t.Errorf("key %s of the contract is not in config.example.toml", k)
-		}
-	}
-}
-
-// tomlKeys returns every key (and table) of a TOML document.
-func tomlKeys(t *testing.T, what string, data []byte) map[string]bool {
-	t.Helper()
-	var v map[string]any
-	md, err := toml.Decode(string(data), &v)
-	if err != nil {
-		t.Fatalf("%s: %v", what, err)
-	}
-	keys := map[string]bool{}
-	for _, k := range md.Keys() {
-		keys[k.String()] = true
-	}
-	return keys
 }
 
 // An empty file gives Default().

@@ -18,6 +18,8 @@ type checker struct {
 	warns Errors
 
 	stores map[string]bool // names of the [stores.NAME] tables read so far
+
+	asked func(loc) // when set, told of every key the checker reads (docs test)
 }
 
 // warnf records a warning at the line of l: "FILE:LINE: warning: message".
@@ -58,7 +60,11 @@ func (c *checker) newTable(l loc, v any) *table {
 func (t *table) get(key string) (any, loc, bool) {
 	t.used[key] = true
 	v, ok := t.m[key]
-	return v, t.at.key(key), ok
+	l := t.at.key(key)
+	if t.c.asked != nil {
+		t.c.asked(l)
+	}
+	return v, l, ok
 }
 
 // has reports whether key is set, without marking it.
