@@ -19,7 +19,10 @@ import (
 
 	ftpserver "github.com/fclairamb/ftpserverlib"
 
+	"github.com/wharf-ftp/wharf/admin"
 	"github.com/wharf-ftp/wharf/auth"
+	"github.com/wharf-ftp/wharf/events"
+	"github.com/wharf-ftp/wharf/events/hooks"
 	"github.com/wharf-ftp/wharf/fs"
 	"github.com/wharf-ftp/wharf/passive"
 	"github.com/wharf-ftp/wharf/server/config"
@@ -30,6 +33,10 @@ type Options struct {
 	ConfigPath string    // "" = the embedded default
 	Stdout     io.Writer // the embedded default's password line
 	Stderr     io.Writer // logs
+	Version    string    // shown by the admin API
+	// Upgrade starts a gapless upgrade (the admin API's POST /api/v1/upgrade);
+	// nil: the API answers 501.
+	Upgrade func() error
 }
 
 // Server is a running wharf.
@@ -66,6 +73,15 @@ type Server struct {
 	banSaveMu  sync.Mutex
 
 	storage storage // folders' quotas and their usage, across reloads
+
+	bus       *events.Bus
+	hooks     atomic.Pointer[hooks.Runner]
+	adminSrv  *admin.Server
+	adminAddr string
+
+	startedAt    time.Time
+	loadedAt     time.Time // of the running configuration; under reloadMu
+	reloadErrors []string  // of the last rejected reload, nil after a good one; under reloadMu
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -125,9 +141,20 @@ func New(opts Options) (*Server, error) {
 		s.cleanup()
 		return nil, err
 	}
-	s.metrics = newMetrics(func() float64 { return float64(s.autoban.Active()) }, func() float64 { return float64(s.ports.InUse()) })
+	s.metrics = newMetrics(func() float64 { return float64(s.autoban.Active()) }, func() float64 { return float64(s.ports.InUse()) },
+		func() float64 { return 1 })
+	s.bus = events.NewBus()
+	if err := s.startHooks(cfg); err != nil {
+		s.cleanup()
+		return nil, err
+	}
 	s.autoban.OnBan(func(a netip.Addr, until time.Time) {
 		s.metrics.bansTotal.Inc() // autoban logs the ban
+		bits := 32
+		if !a.Is4() {
+			bits = 64
+		}
+		s.banned(netip.PrefixFrom(a, bits).Masked())
 		go func() {
 			if err := s.saveBans(); err != nil {
 				s.log.Error("autoban state file", "err", err)
@@ -148,6 +175,7 @@ func New(opts Options) (*Server, error) {
 	s.cur.Store(st)
 	go st.dir.Calibrate(s.ctx)
 	s.boot = cfg
+	s.loadedAt = time.Now().UTC()
 	s.metrics.reloadSuccessful.Set(1)
 	s.metrics.reloadTimestamp.SetToCurrentTime()
 	return s, nil
@@ -190,6 +218,14 @@ func (s *Server) Start() error {
 		}
 		s.metricsSrv = ms
 	}
+	if err := s.startAdmin(cfg); err != nil {
+		s.stopListeners()
+		if s.metricsSrv != nil {
+			_ = s.metricsSrv.Close(context.Background())
+		}
+		return fmt.Errorf("admin listener: %w", err)
+	}
+	s.startedAt = time.Now().UTC()
 	s.announcer.Start(s.ctx)
 	passiveAttrs := []any{"ports", s.ports.Listen().String()}
 	if !s.ports.Announced().IsZero() {
@@ -199,7 +235,7 @@ func (s *Server) Start() error {
 	s.log.Info("wharf serving", "listen", nonNil(s.ControlAddrs()), "implicit", nonNil(s.ImplicitAddrs()),
 		"tls_min_version", tlsVersionName(tlsMin(st)), "users", len(cfg.Users), "config", s.configName())
 	if s.embedded != nil {
-		s.embedded.announce(s.opts.Stdout, s.ControlAddrs(), cfg.Passive.Ports.String())
+		s.embedded.announce(s.opts.Stdout, s.ControlAddrs(), cfg.Passive.Ports.String(), s.adminAddr)
 	}
 	go s.autobanSaver()
 	return nil
@@ -226,7 +262,7 @@ func (s *Server) startListener(addr, mode string) error {
 	}
 	g := &gate{Listener: ln, s: s, mode: mode}
 	idx := len(s.listeners)
-	d := &driver{s: s, gate: g, mode: mode, idx: idx}
+	d := &driver{s: s, gate: g, mode: mode, idx: idx, addr: addr}
 	srv := ftpserver.NewFtpServer(d)
 	srv.Logger = slog.New(libHandler{
 		Handler:  s.log.Handler().WithAttrs([]slog.Attr{slog.String("component", "ftp")}),
@@ -307,6 +343,7 @@ func (s *Server) Reload() error {
 			s.log.Error("reload rejected", "err", err)
 		}
 		s.log.Error("configuration unchanged: the running configuration stays")
+		s.reloadErrors = errorLines(err)
 		return err
 	}
 	logWarnings(s.log, cfg)
@@ -320,6 +357,10 @@ func (s *Server) Reload() error {
 		s.log.Error("transfer log", "err", err)
 	}
 	s.noteRestartNeeded(s.boot, cfg)
+	if err := s.startHooks(cfg); err != nil {
+		s.log.Error("hooks unchanged", "err", err)
+	}
+	s.loadedAt, s.reloadErrors = time.Now().UTC(), nil
 	s.metrics.reloadSuccessful.Set(1)
 	s.metrics.reloadTimestamp.SetToCurrentTime()
 	s.log.Info("configuration reloaded", "users", len(cfg.Users), "tls_min_version", tlsVersionName(tlsMin(st)))
@@ -379,6 +420,15 @@ wait:
 		k.(*session).closeWith("Server shutting down, closing control connection.")
 		return true
 	})
+	if s.adminSrv != nil {
+		c, cancel := context.WithTimeout(context.Background(), time.Second)
+		_ = s.adminSrv.Shutdown(c)
+		cancel()
+	}
+	hc, hcancel := context.WithTimeout(context.Background(), 5*time.Second)
+	s.stopHooks(hc)
+	hcancel()
+	s.bus.Close()
 	s.cancel()
 	if err := s.saveBans(); err != nil {
 		s.log.Error("autoban state file", "err", err)
