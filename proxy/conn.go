@@ -52,7 +52,10 @@ type Conn struct {
 }
 
 func newConn(tc *net.TCPConn, balancer netip.AddrPort, h header, rest []byte) *Conn {
-	c := &Conn{TCPConn: tc, balancer: balancer, dest: h.dst, health: h.local, version: h.version}
+	// HAProxy's v1 health checks name the check connection itself: its
+	// source is the balancer's own address and port.
+	health := h.local || h.src == balancer
+	c := &Conn{TCPConn: tc, balancer: balancer, dest: h.dst, health: health, version: h.version}
 	if h.local {
 		c.remote = tc.RemoteAddr()
 	} else {
@@ -74,11 +77,14 @@ func (c *Conn) RemoteAddr() net.Addr { return c.remote }
 func (c *Conn) Balancer() netip.AddrPort { return c.balancer }
 
 // Destination is the address the client connected to on the balancer (the
-// header's destination); false for a health check, which names none.
+// header's destination); false when the header names none (v2 LOCAL, v1
+// UNKNOWN).
 func (c *Conn) Destination() (netip.AddrPort, bool) { return c.dest, c.dest.IsValid() }
 
-// HealthCheck reports whether the balancer opened the connection itself (a v2
-// LOCAL header or a v1 UNKNOWN line): RemoteAddr is then the balancer's.
+// HealthCheck reports whether the balancer opened the connection itself: a
+// v2 LOCAL header, a v1 UNKNOWN line, or a header whose source is the
+// connection's own peer (HAProxy's v1 health checks). RemoteAddr is then the
+// balancer's address.
 func (c *Conn) HealthCheck() bool { return c.health }
 
 // Version is the PROXY protocol version of the header, 1 or 2.

@@ -20,11 +20,13 @@
 //     [Conn.Balancer] is the real peer (the balancer); LocalAddr is the real
 //     local address of the socket, not the header's destination, which
 //     [Conn.Destination] gives (see below).
-//   - A v2 LOCAL header or a v1 "PROXY UNKNOWN" line (HAProxy's health checks
-//     with check-send-proxy) makes a connection of the balancer's own:
-//     RemoteAddr is the balancer's address, [Conn.HealthCheck] is true, and
-//     the connection is served like any other, so a check that expects the
-//     220 greeting (tcp-check expect string 220) sees it.
+//   - A health check of the balancer is a connection of its own: a v2 LOCAL
+//     header (HAProxy's checks with send-proxy-v2), a v1 "PROXY UNKNOWN"
+//     line, or a header naming the check connection itself (HAProxy's checks
+//     with send-proxy). RemoteAddr is the balancer's address,
+//     [Conn.HealthCheck] is true, and the connection is served like any
+//     other, so a check that expects the 220 greeting (tcp-check expect
+//     string 220) sees it.
 //
 // A *Conn embeds the *net.TCPConn, so socket options (SetLinger, CloseWrite,
 // SetNoDelay, SyscallConn, ...) and the kernel's zero-copy paths are those of

@@ -312,7 +312,7 @@ func (l *Listener) handshake(tc *net.TCPConn, peer netip.AddrPort) (c *Conn, det
 		rest = slices.Clone(b)
 	}
 	c = newConn(tc, peer, h, rest)
-	if h.local {
+	if c.HealthCheck() {
 		l.log.Debug("proxy health check", "proxy", peer.String(), "version", h.version)
 	} else {
 		l.log.Debug("proxy header", "remote", h.src.String(), "proxy", peer.String(), "version", h.version)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/netip"
@@ -463,3 +464,16 @@ func TestFrom(t *testing.T) {
 type wrapped struct{ net.Conn }
 
 func (w wrapped) NetConn() net.Conn { return w.Conn }
+
+// TestHealthCheckV1: HAProxy's v1 health checks name the check connection
+// itself; such a connection is the balancer's own.
+func TestHealthCheckV1(t *testing.T) {
+	f := newFixture(t, Options{})
+	client := dial(t, "127.0.0.1", f.addr())
+	self := client.LocalAddr().(*net.TCPAddr)
+	write(t, client, fmt.Sprintf("PROXY TCP4 127.0.0.1 127.0.0.1 %d %d\r\n", self.Port, f.l.Addr().(*net.TCPAddr).Port))
+	c := f.next(t).(*Conn)
+	if !c.HealthCheck() || c.RemoteAddr().String() != self.String() {
+		t.Fatalf("HealthCheck %v, RemoteAddr %s", c.HealthCheck(), c.RemoteAddr())
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/wharf-ftp/wharf/admin"
+	"github.com/wharf-ftp/wharf/cluster"
 	"github.com/wharf-ftp/wharf/events"
 	"github.com/wharf-ftp/wharf/server/config"
 )
@@ -38,7 +39,7 @@ func (s *Server) startAdmin(cfg *config.Config) error {
 		Unix:           a.Socket() != "",
 		TLS:            a.TLS,
 		Users:          s.adminLogin,
-		OnLoginFailure: func(remote netip.Addr) { s.autoban.Failure(remote) },
+		OnLoginFailure: s.failure,
 		Banned:         s.autoban.Banned,
 		Logger:         s.log.With("component", "admin"),
 	})
@@ -94,7 +95,22 @@ func (b *adminBackend) Status(context.Context) (admin.Status, error) {
 	}, nil
 }
 
-func (b *adminBackend) Sessions(context.Context) ([]admin.Session, error) {
+func (b *adminBackend) Sessions(ctx context.Context) ([]admin.Session, error) {
+	s := b.s
+	if s.cluster == nil {
+		return b.localSessions()
+	}
+	list, _ := s.cluster.List(ctx) // Redis down: this node's sessions only
+	out := make([]admin.Session, 0, len(list))
+	for _, c := range list {
+		out = append(out, fromClusterSession(c))
+	}
+	slices.SortFunc(out, func(a, b admin.Session) int { return a.ConnectedAt.Compare(b.ConnectedAt) })
+	return out, nil
+}
+
+// localSessions are this node's sessions.
+func (b *adminBackend) localSessions() ([]admin.Session, error) {
 	s := b.s
 	node := s.state().cfg.Cluster.NodeName()
 	out := []admin.Session{}
@@ -123,10 +139,15 @@ func (b *adminBackend) Sessions(context.Context) ([]admin.Session, error) {
 	return out, nil
 }
 
-func (b *adminBackend) Kick(_ context.Context, id string) error {
+func (b *adminBackend) Kick(ctx context.Context, id string) error {
 	s := b.s
 	v, ok := s.byID.Load(id)
 	if !ok {
+		if s.cluster != nil {
+			if found, err := s.cluster.Kick(ctx, id); err == nil && found {
+				return nil
+			}
+		}
 		return admin.ErrNotFound
 	}
 	sess := v.(*session)
@@ -135,8 +156,16 @@ func (b *adminBackend) Kick(_ context.Context, id string) error {
 	return nil
 }
 
-func (b *adminBackend) Bans(context.Context) ([]admin.Ban, error) {
+func (b *adminBackend) Bans(ctx context.Context) ([]admin.Ban, error) {
 	out := []admin.Ban{}
+	if cl := b.s.cluster; cl != nil && cl.Up() {
+		if bans, err := cl.Bans(ctx); err == nil {
+			for _, cb := range bans {
+				out = append(out, adminBan(cb.Address, cb.Until, cb.Reason == admin.ReasonManual, cb.Note, cb.Failures))
+			}
+			return out, nil
+		}
+	}
 	for _, bi := range b.s.autoban.Bans() {
 		out = append(out, adminBan(bi.Network, bi.Until, bi.Manual, bi.Note, bi.Failures))
 	}
@@ -160,6 +189,7 @@ func (b *adminBackend) Ban(_ context.Context, p netip.Prefix, d time.Duration, n
 	bi := s.autoban.Ban(p, until, note)
 	s.metrics.bansTotal.Inc()
 	s.banned(p)
+	s.shareBan(bi)
 	go func() {
 		if err := s.saveBans(); err != nil {
 			s.log.Error("autoban state file", "err", err)
@@ -168,10 +198,16 @@ func (b *adminBackend) Ban(_ context.Context, p netip.Prefix, d time.Duration, n
 	return adminBan(bi.Network, bi.Until, true, bi.Note, 0), nil
 }
 
-// banned closes the open sessions of p with a 421 and publishes the ban. A
-// session whose failed login started the ban gets its 530 instead (the
-// library then disconnects it).
+// banned closes the open sessions of p and publishes the ban.
 func (s *Server) banned(p netip.Prefix) {
+	s.closeBanned(p)
+	s.publish(events.Banned(s.state().cfg.Cluster.NodeName(), p.String()))
+}
+
+// closeBanned closes the open sessions of p with a 421. A session whose
+// failed login started the ban gets its 530 instead (the library then
+// disconnects it).
+func (s *Server) closeBanned(p netip.Prefix) {
 	s.sessions.Range(func(k, _ any) bool {
 		if sess := k.(*session); p.Contains(sess.remote) && !sess.inLogin.Load() {
 			sess.log.Warn("session closed: its address is banned", "network", p.String())
@@ -179,12 +215,17 @@ func (s *Server) banned(p netip.Prefix) {
 		}
 		return true
 	})
-	s.publish(events.Banned(s.state().cfg.Cluster.NodeName(), p.String()))
 }
 
-func (b *adminBackend) Unban(_ context.Context, p netip.Prefix) error {
+func (b *adminBackend) Unban(ctx context.Context, p netip.Prefix) error {
 	s := b.s
-	if !s.autoban.UnbanNetwork(p) {
+	lifted := s.autoban.UnbanNetwork(p)
+	if s.cluster != nil {
+		if found, err := s.cluster.RemoveBan(ctx, p); found || errors.Is(err, cluster.ErrDown) {
+			lifted = lifted || found
+		}
+	}
+	if !lifted {
 		return admin.ErrNotFound
 	}
 	s.log.Info("ban lifted by an operator", "network", p.String())

@@ -77,6 +77,7 @@ type session struct {
 	connectedAt time.Time
 	live        atomic.Pointer[liveTransfer] // the transfer in progress, for the admin API
 	inLogin     atomic.Bool                  // a password check runs: its reply (530) comes first, then the library disconnects
+	userSlot    atomic.Pointer[func()]       // gives the user's cluster-wide session slot back
 }
 
 // lastActive is when the client last sent something on its control connection.
@@ -119,15 +120,21 @@ func (sess *session) attrs() []slog.Attr {
 
 // sessionByID finds a session by its listener and ftpserverlib client number.
 func (s *Server) sessionByID(listener int, clientID uint32) *session {
-	v, ok := s.byID.Load(sessionID(listener, clientID))
+	v, ok := s.byID.Load(s.sessionID(listener, clientID))
 	if !ok {
 		return nil
 	}
 	return v.(*session)
 }
 
-func sessionID(listener int, clientID uint32) string {
-	return strconv.Itoa(listener) + "." + strconv.FormatUint(uint64(clientID), 10)
+// sessionID names a session: LISTENER.CLIENT, and @NODE in a cluster, where
+// ids must be unique across nodes.
+func (s *Server) sessionID(listener int, clientID uint32) string {
+	id := strconv.Itoa(listener) + "." + strconv.FormatUint(uint64(clientID), 10)
+	if s.cluster != nil {
+		id += "@" + s.cluster.Node()
+	}
+	return id
 }
 
 func sessionOf(cc ftpserver.ClientContext) *session {
@@ -179,7 +186,7 @@ func (d *driver) ClientConnected(cc ftpserver.ClientContext) (string, error) {
 	s := d.s
 	conn, _ := s.pendingConn(cc)
 	sess := &session{
-		id:     sessionID(d.idx, cc.ID()),
+		id:     s.sessionID(d.idx, cc.ID()),
 		cc:     cc,
 		conn:   conn,
 		remote: addrOf(cc.RemoteAddr()),
@@ -220,7 +227,7 @@ func (d *driver) ClientDisconnected(cc ftpserver.ClientContext) {
 	if sess.conn != nil {
 		if u == nil && sess.conn.timedOut.Load() {
 			sess.log.Info("idle timeout before login")
-			s.autoban.Failure(sess.remote)
+			s.failure(sess.remote)
 		}
 		s.noteHandshakeEnd(sess.mode, sess.conn.tlsState.Load(), sess.log)
 	}
@@ -234,6 +241,9 @@ func (s *Server) logout(sess *session) *auth.User {
 	if u != nil {
 		s.userSess.Release(u.Name)
 		s.metrics.sessionsLoggedIn.Dec()
+	}
+	if release := sess.userSlot.Swap(nil); release != nil {
+		(*release)()
 	}
 	if t := sess.tree.Swap(nil); t != nil {
 		_ = t.Close()
@@ -334,7 +344,7 @@ func (s *Server) loginFailed(sess *session, user, reason string) {
 	s.metrics.passwordChecksTotal.WithLabelValues(metricReason(reason)).Inc()
 	sess.log.Warn("login failed", "user", user, "reason", reason)
 	s.publish(events.LoginEvent(s.who(sess, user), false))
-	s.autoban.Failure(sess.remote)
+	s.failure(sess.remote)
 }
 
 // metricReasons maps auth's failure reasons onto label values.
@@ -364,7 +374,14 @@ func (s *Server) refused(sess *session, reason, msg, user string) {
 
 // openSession turns an authenticated user into a logged-in session with its tree.
 func (s *Server) openSession(cc ftpserver.ClientContext, sess *session, u *auth.User) (ftpserver.ClientDriver, error) {
-	if !s.userSess.Acquire(u.Name, u.MaxSessions) {
+	var release func()
+	ok := false
+	if s.userSess.Acquire(u.Name, u.MaxSessions) {
+		if release, ok = s.slot("user:"+u.Name, u.MaxSessions); !ok {
+			s.userSess.Release(u.Name)
+		}
+	}
+	if !ok {
 		s.metrics.commandRefusals.WithLabelValues("max_sessions").Inc()
 		s.metrics.loginsTotal.WithLabelValues(loginFailure).Inc()
 		sess.log.Warn("login refused", "user", u.Name, "reason", "max_sessions", "max", u.MaxSessions)
@@ -378,6 +395,7 @@ func (s *Server) openSession(cc ftpserver.ClientContext, sess *session, u *auth.
 	}
 	down, up := s.limitersFor(u.Name, a.limits)
 	log := sess.log.With("user", u.Name)
+	sess.userSlot.Store(&release)
 	tree, err := fs.NewTree(a.mounts, fs.Options{
 		AtomicUploads:  st.cfg.Server.AtomicUploads,
 		DownloadLimits: []*fs.Limiter{s.serverDown, down},
@@ -389,6 +407,9 @@ func (s *Server) openSession(cc ftpserver.ClientContext, sess *session, u *auth.
 	})
 	if err != nil {
 		s.userSess.Release(u.Name)
+		if r := sess.userSlot.Swap(nil); r != nil {
+			(*r)()
+		}
 		s.metrics.loginsTotal.WithLabelValues(loginFailure).Inc()
 		log.Error("login refused: cannot open folders", "err", err)
 		return nil, errLoginIncorrect

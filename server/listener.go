@@ -73,13 +73,13 @@ func (g *gate) Accept() (net.Conn, error) {
 			return nil, err
 		}
 		addr := addrOf(c.RemoteAddr())
-		result, text := g.s.admit(addr)
+		result, text, release := g.s.admit(addr)
 		if result != connAccepted {
 			g.refuse(c, addr, result, text)
 			continue
 		}
 		cc := &controlConn{Conn: c, mode: g.mode, addr: addr, release: func() {
-			g.s.conns.release(addr)
+			release()
 			g.s.metrics.connections.Dec()
 		}}
 		g.s.metrics.connections.Inc()

@@ -21,6 +21,7 @@ import (
 
 	"github.com/wharf-ftp/wharf/admin"
 	"github.com/wharf-ftp/wharf/auth"
+	"github.com/wharf-ftp/wharf/cluster"
 	"github.com/wharf-ftp/wharf/events"
 	"github.com/wharf-ftp/wharf/events/hooks"
 	"github.com/wharf-ftp/wharf/fs"
@@ -74,6 +75,7 @@ type Server struct {
 
 	storage storage // folders' quotas and their usage, across reloads
 
+	cluster   *cluster.Cluster // nil without [cluster]
 	bus       *events.Bus
 	hooks     atomic.Pointer[hooks.Runner]
 	adminSrv  *admin.Server
@@ -142,7 +144,7 @@ func New(opts Options) (*Server, error) {
 		return nil, err
 	}
 	s.metrics = newMetrics(func() float64 { return float64(s.autoban.Active()) }, func() float64 { return float64(s.ports.InUse()) },
-		func() float64 { return 1 })
+		s.clusterUp)
 	s.bus = events.NewBus()
 	if err := s.startHooks(cfg); err != nil {
 		s.cleanup()
@@ -150,11 +152,13 @@ func New(opts Options) (*Server, error) {
 	}
 	s.autoban.OnBan(func(a netip.Addr, until time.Time) {
 		s.metrics.bansTotal.Inc() // autoban logs the ban
-		bits := 32
-		if !a.Is4() {
-			bits = 64
+		key := s.autoban.Key(a)
+		s.banned(key)
+		for _, bi := range s.autoban.Bans() {
+			if bi.Network == key {
+				s.shareBan(bi)
+			}
 		}
-		s.banned(netip.PrefixFrom(a, bits).Masked())
 		go func() {
 			if err := s.saveBans(); err != nil {
 				s.log.Error("autoban state file", "err", err)
@@ -173,6 +177,10 @@ func New(opts Options) (*Server, error) {
 	s.announcer = passive.NewAnnouncer(st.announce)
 	s.xfer = newXferLog(cfg.Log.TransferLog)
 	s.cur.Store(st)
+	if err := s.startCluster(cfg); err != nil { // its callbacks may run at once: after the state is in place
+		s.cleanup()
+		return nil, err
+	}
 	go st.dir.Calibrate(s.ctx)
 	s.boot = cfg
 	s.loadedAt = time.Now().UTC()
@@ -429,6 +437,11 @@ wait:
 	s.stopHooks(hc)
 	hcancel()
 	s.bus.Close()
+	if s.cluster != nil {
+		c, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_ = s.cluster.Close(c)
+		cancel()
+	}
 	s.cancel()
 	if err := s.saveBans(); err != nil {
 		s.log.Error("autoban state file", "err", err)
