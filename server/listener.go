@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -90,6 +89,9 @@ func (g *gate) Accept() (net.Conn, error) {
 			return tc, nil
 		}
 		cc.setReplies(cc)
+		if a := g.s.state().cfg.Active; a.Enabled && a.UseControlAddress {
+			cc.rewrite = portRewriter(addr)
+		}
 		return cc, nil
 	}
 }
@@ -135,11 +137,13 @@ type controlConn struct {
 	lastRead atomic.Int64 // unix nanoseconds of the last bytes from the client
 
 	// Line scanning while the stream is in clear (explicit listeners, before
-	// AUTH): a line too long gets a 500 before the connection is closed.
-	lineLen   int
-	lineStart [5]byte
-	encrypted bool // an AUTH command went by: the rest is TLS, opaque here
-	tooLong   bool
+	// AUTH; see controlscan.go).
+	line      []byte                   // the command line being read
+	out       []byte                   // complete lines for ftpserverlib
+	readErr   error                    // a read error to return once out is drained
+	encrypted bool                     // an AUTH command went by: the rest is TLS, opaque here
+	tooLong   bool                     // a line was too long: the stream ends
+	rewrite   func(line []byte) []byte // PORT/EPRT rewriting ([active] use_control_address), nil = none
 
 	// replies is where a reply of wharf's own goes (a 421 before the server
 	// closes the session): the connection itself in clear, the TLS connection
@@ -162,48 +166,49 @@ func (c *controlConn) say(code int, text string) bool {
 
 func (c *controlConn) setReplies(w net.Conn) { c.replies.Store(&w) }
 
-// scanClear follows the command lines of a clear control stream (read on the
-// session's goroutine only). It returns how many bytes of p go to
-// ftpserverlib: all of them, or none once a line is too long, after a 500.
-func (c *controlConn) scanClear(p []byte) int {
-	for _, ch := range p {
-		if ch == '\n' {
-			if strings.EqualFold(string(c.lineStart[:min(c.lineLen, 5)]), "AUTH ") {
-				c.encrypted = true // TLS follows if ftpserverlib accepts AUTH
-				return len(p)
-			}
-			c.lineLen = 0
-			continue
-		}
-		if c.lineLen < len(c.lineStart) {
-			c.lineStart[c.lineLen] = ch
-		}
-		c.lineLen++
-		if c.lineLen > maxControlLine {
-			c.tooLong = true
-			c.say(500, "Command line too long (at most "+strconv.Itoa(maxControlLine)+" bytes): closing control connection.")
-			return 0
-		}
-	}
-	return len(p)
-}
-
-// maxControlLine is the longest command line ftpserverlib reads (its 4096-byte
-// buffer holds the line and its CRLF); it drops a longer one without a word.
-const maxControlLine = 4096 - 2
-
 func (c *controlConn) Read(b []byte) (int, error) {
+	if len(c.out) > 0 {
+		n := copy(b, c.out)
+		c.out = c.out[n:]
+		return n, nil
+	}
 	if c.tooLong {
 		return 0, io.EOF
 	}
-	n, err := c.Conn.Read(b)
+	if c.mode != tlsModeExplicit || c.encrypted {
+		n, err := c.Conn.Read(b)
+		return n, c.noteRead(n, err)
+	}
+	// In clear: whole command lines go on, checked and perhaps rewritten.
+	for len(c.out) == 0 && !c.tooLong {
+		n, err := c.Conn.Read(b)
+		err = c.noteRead(n, err)
+		c.scanClear(b[:n])
+		if err != nil {
+			if len(c.out) == 0 {
+				return 0, err
+			}
+			c.readErr = err
+			break
+		}
+	}
+	if c.tooLong && len(c.out) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(b, c.out)
+	c.out = c.out[n:]
+	if len(c.out) == 0 && c.readErr != nil {
+		err := c.readErr
+		c.readErr = nil
+		return n, err
+	}
+	return n, nil
+}
+
+// noteRead records the client's activity and a read timeout.
+func (c *controlConn) noteRead(n int, err error) error {
 	if n > 0 {
 		c.lastRead.Store(time.Now().UnixNano())
-	}
-	if n > 0 && c.mode == tlsModeExplicit && !c.encrypted {
-		if n = c.scanClear(b[:n]); c.tooLong {
-			return 0, io.EOF
-		}
 	}
 	if err != nil {
 		var ne net.Error
@@ -211,7 +216,7 @@ func (c *controlConn) Read(b []byte) (int, error) {
 			c.timedOut.Store(true)
 		}
 	}
-	return n, err
+	return err
 }
 
 func (c *controlConn) Close() error {
