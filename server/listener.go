@@ -11,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/wharf-ftp/wharf/proxy"
 )
 
 // refusalWriteTimeout bounds how long a refused client may take to receive its 421.
@@ -219,6 +221,9 @@ func (c *controlConn) noteRead(n int, err error) error {
 	return err
 }
 
+// NetConn returns the connection under it (for proxy.From and proxy.Balancer).
+func (c *controlConn) NetConn() net.Conn { return c.Conn }
+
 func (c *controlConn) Close() error {
 	c.once.Do(c.release)
 	return c.Conn.Close()
@@ -237,11 +242,11 @@ func (c *controlConn) Close() error {
 // the deadline to now right after its close_notify; a flush after that would
 // fail).
 type dataConn struct {
-	*net.TCPConn
-	tlsState  atomic.Int32
-	strictEOF bool // [tls] strict_upload_eof, read when the connection was accepted
-	onClose   func(*dataConn)
-	once      sync.Once
+	proxy.Stream // the TCP connection, or a proxy.Conn from a trusted balancer
+	tlsState     atomic.Int32
+	strictEOF    bool // [tls] strict_upload_eof, read when the connection was accepted
+	onClose      func(*dataConn)
+	once         sync.Once
 
 	mu       sync.Mutex
 	buf      []byte
@@ -272,7 +277,7 @@ func (c *dataConn) Write(p []byte) (int, error) {
 		if err != nil {
 			return 0, err
 		}
-		n, err := c.TCPConn.Write(p)
+		n, err := c.Stream.Write(p)
 		if err != nil {
 			c.fail(err)
 		}
@@ -323,7 +328,7 @@ func (c *dataConn) flushLocked() error {
 	if len(c.buf) == 0 {
 		return nil
 	}
-	_, err := c.TCPConn.Write(c.buf)
+	_, err := c.Stream.Write(c.buf)
 	c.buf = c.buf[:0]
 	if err != nil {
 		c.werr = err
@@ -344,21 +349,21 @@ func (c *dataConn) SetDeadline(t time.Time) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	_ = c.flushLocked()
-	return c.TCPConn.SetDeadline(t)
+	return c.Stream.SetDeadline(t)
 }
 
 func (c *dataConn) SetWriteDeadline(t time.Time) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	_ = c.flushLocked()
-	return c.TCPConn.SetWriteDeadline(t)
+	return c.Stream.SetWriteDeadline(t)
 }
 
 func (c *dataConn) Read(p []byte) (int, error) {
 	if err := c.Flush(); err != nil {
 		return 0, err
 	}
-	n, err := c.TCPConn.Read(p)
+	n, err := c.Stream.Read(p)
 	if err != nil {
 		c.noteEnd(err)
 	}
@@ -377,7 +382,7 @@ func (c *dataConn) ReadFrom(r io.Reader) (int64, error) {
 	if err := c.Flush(); err != nil {
 		return 0, err
 	}
-	n, err := c.TCPConn.ReadFrom(r)
+	n, err := c.Stream.ReadFrom(r)
 	if err != nil {
 		c.fail(err)
 	}
@@ -388,7 +393,7 @@ func (c *dataConn) WriteTo(w io.Writer) (int64, error) {
 	if err := c.Flush(); err != nil {
 		return 0, err
 	}
-	n, err := c.TCPConn.WriteTo(w)
+	n, err := c.Stream.WriteTo(w)
 	if err != nil {
 		c.noteEnd(err)
 	}
@@ -442,10 +447,10 @@ func (c *dataConn) Close() error {
 			c.timer.Stop()
 		}
 		if len(c.buf) > 0 && c.werr == nil {
-			_ = c.TCPConn.SetWriteDeadline(time.Now().Add(closeFlushLimit))
+			_ = c.Stream.SetWriteDeadline(time.Now().Add(closeFlushLimit))
 		}
 		err := c.flushLocked()
-		cerr := c.TCPConn.Close()
+		cerr := c.Stream.Close()
 		if err == nil {
 			err = cerr
 		}
@@ -473,6 +478,7 @@ type dataListener struct {
 	net.Listener
 	onClose   func(*dataConn)
 	strictEOF func() bool
+	admit     func(netip.Addr) bool // nil: every connection goes to the library's data-peer check
 	idle      *time.Timer
 	accepted  atomic.Bool
 }
@@ -493,6 +499,10 @@ func (l *dataListener) expireAfter(d time.Duration, onExpire func()) {
 
 func (l *dataListener) Accept() (net.Conn, error) {
 	c, err := l.Listener.Accept()
+	for err == nil && l.admit != nil && !l.admit(addrOf(c.RemoteAddr())) {
+		_ = c.Close() // no session of that client: never handed to the library
+		c, err = l.Listener.Accept()
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -500,11 +510,11 @@ func (l *dataListener) Accept() (net.Conn, error) {
 	if l.idle != nil {
 		l.idle.Stop()
 	}
-	tc, ok := c.(*net.TCPConn)
+	tc, ok := c.(proxy.Stream)
 	if !ok {
 		return c, nil
 	}
-	return &dataConn{TCPConn: tc, onClose: l.onClose, strictEOF: l.strictEOF()}, nil
+	return &dataConn{Stream: tc, onClose: l.onClose, strictEOF: l.strictEOF()}, nil
 }
 
 func (l *dataListener) Close() error {

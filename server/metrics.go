@@ -21,6 +21,7 @@ const (
 	connRefusedFilter   = "refused_ipfilter"
 	connRefusedBanned   = "refused_banned"
 	connRefusedLimit    = "refused_limit"
+	connRefusedProxy    = "refused_proxy"
 	loginSuccess        = "success"
 	loginFailure        = "failure"
 	transferComplete    = "complete"
@@ -125,7 +126,7 @@ func newMetrics(activeBans, passiveInUse, clusterUp func() float64) *metrics {
 		m.hookRuns.WithLabelValues(r)
 	}
 	// Show every bounded label value from the start, so rates work from zero.
-	for _, r := range []string{connAccepted, connRefusedFilter, connRefusedBanned, connRefusedLimit} {
+	for _, r := range []string{connAccepted, connRefusedFilter, connRefusedBanned, connRefusedLimit, connRefusedProxy} {
 		m.connectionsTotal.WithLabelValues(r)
 	}
 	for _, r := range []string{loginSuccess, loginFailure} {
