@@ -277,14 +277,9 @@ func (b *adminBackend) Users(context.Context) ([]admin.User, error) {
 			Sessions: s.userSess.Count(cu.Name),
 			Folders:  []admin.Folder{},
 		}
-		for _, m := range cfg.Mounts(cu) {
-			f := admin.Folder{Mount: m.Path}
-			if m.Quota != nil {
-				size, files := m.Quota.Limits()
-				f.QuotaSize, f.QuotaFiles = int64(size), files
-				f.UsedSize, f.UsedFiles = m.Quota.Usage()
-			}
-			u.Folders = append(u.Folders, f)
+		for _, f := range s.UserFolders(cu.Name) {
+			u.Folders = append(u.Folders, admin.Folder{Mount: f.Mount, QuotaSize: f.QuotaSize, QuotaFiles: f.QuotaFiles,
+				UsedSize: f.UsedSize, UsedFiles: f.UsedFiles})
 		}
 		out = append(out, u)
 	}

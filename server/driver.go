@@ -20,6 +20,7 @@ import (
 	"github.com/wharf-ftp/wharf/auth"
 	"github.com/wharf-ftp/wharf/events"
 	"github.com/wharf-ftp/wharf/fs"
+	"github.com/wharf-ftp/wharf/proxy"
 )
 
 // The driver is ftpserverlib's MainDriver for one control listener.
@@ -159,7 +160,13 @@ func (d *driver) GetSettings() (*ftpserver.Settings, error) {
 		// address matches, and closes the others before any session sees them:
 		// without it ftpserverlib keeps a refused foreign connection and serves
 		// it on a retried RETR (data-connection theft).
-		PassiveTransferPortMultiplexing: !cfg.Active.AllowForeign,
+		//
+		// Behind a PROXY balancer every data connection arrives from the
+		// balancer's address, which the library's shared listeners dispatch
+		// on: there each session gets its own listener, and a data
+		// connection must come from a client address with a session
+		// (dataListener.admit; see BENCHMARKS.md, upstream changes).
+		PassiveTransferPortMultiplexing: !cfg.Active.AllowForeign && !d.s.proxied(),
 		PublicIPResolver:                d.s.publicIP,
 		IdleTimeout:                     ceilSeconds(cfg.Server.IdleTimeout),
 		ConnectionTimeout:               ceilSeconds(cfg.Server.DataTimeout),
@@ -387,9 +394,13 @@ func (s *Server) openSession(cc ftpserver.ClientContext, sess *session, u *auth.
 		sess.log.Warn("login refused", "user", u.Name, "reason", "max_sessions", "max", u.MaxSessions)
 		return nil, errTooManySessions
 	}
-	a := accountOf(u)
-	down, up := s.limitersFor(u.Name, a.limits)
 	st := s.state()
+	a := st.account(u.Name)
+	if a == nil { // removed by a reload meanwhile
+		s.userSess.Release(u.Name)
+		return nil, errLoginIncorrect
+	}
+	down, up := s.limitersFor(u.Name, a.limits)
 	log := sess.log.With("user", u.Name)
 	sess.userSlot.Store(&release)
 	tree, err := fs.NewTree(a.mounts, fs.Options{
@@ -441,9 +452,13 @@ func (d *driver) QuitMessage() string { return "Goodbye." }
 
 func (d *driver) WrapPassiveListener(l net.Listener) (net.Listener, error) {
 	s := d.s
+	if popt, ok := s.proxyOptions(); ok {
+		l = proxy.Wrap(l, popt)
+	}
 	dl := &dataListener{
 		Listener:  s.ports.WrapListener(l),
 		strictEOF: func() bool { return s.state().cfg.TLS.StrictUploadEOF },
+		admit:     s.dataPeerAdmission(),
 		onClose: func(c *dataConn) {
 			s.noteHandshakeEnd(tlsModeData, c.tlsState.Load(), s.log.With("remote", addrOf(c.RemoteAddr()).String()))
 		},
@@ -454,6 +469,25 @@ func (d *driver) WrapPassiveListener(l net.Listener) (net.Listener, error) {
 			"port", l.Addr().String(), "data_timeout", timeout.String())
 	})
 	return dl, nil
+}
+
+// dataPeerAdmission is the passive data connections' own check behind a
+// PROXY balancer (where ftpserverlib's shared listeners cannot be used): a
+// connection from an address without a logged-in session is closed before
+// the library sees it, as the shared listeners do.
+func (s *Server) dataPeerAdmission() func(netip.Addr) bool {
+	if !s.proxied() || s.state().cfg.Active.AllowForeign {
+		return nil
+	}
+	return func(a netip.Addr) bool {
+		found := false
+		s.sessions.Range(func(k, _ any) bool {
+			sess := k.(*session)
+			found = sess.remote == a && sess.user.Load() != nil
+			return !found
+		})
+		return found
+	}
 }
 
 // publicIP is the PublicIPResolver: the address announced in 227 replies.

@@ -26,6 +26,7 @@ import (
 	"github.com/wharf-ftp/wharf/events/hooks"
 	"github.com/wharf-ftp/wharf/fs"
 	"github.com/wharf-ftp/wharf/passive"
+	"github.com/wharf-ftp/wharf/proxy"
 	"github.com/wharf-ftp/wharf/server/config"
 )
 
@@ -75,6 +76,8 @@ type Server struct {
 	stopping   atomic.Bool
 	reloadMu   sync.Mutex
 	banSaveMu  sync.Mutex
+
+	storage storage // folders' quotas and their usage, across reloads
 
 	cluster   *cluster.Cluster // nil without [cluster]
 	bus       *events.Bus
@@ -269,6 +272,9 @@ func (s *Server) startListener(addr, mode string) error {
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", addr, err)
 	}
+	if popt, ok := s.proxyOptions(); ok {
+		ln = proxy.Wrap(ln, popt) // PROXY first: admission judges the header's address
+	}
 	g := &gate{Listener: ln, s: s, mode: mode}
 	idx := len(s.listeners)
 	d := &driver{s: s, gate: g, mode: mode, idx: idx, addr: addr}
@@ -402,6 +408,9 @@ func (s *Server) noteRestartNeeded(old, cfg *config.Config) {
 	check("active", old.Active != cfg.Active)
 	check("log.format", old.Log.Format != cfg.Log.Format)
 	check("autoban.state_file", old.Autoban.StateFile != cfg.Autoban.StateFile)
+	check("proxy_protocol", !slices.Equal(old.Proxy.Trusted, cfg.Proxy.Trusted) || old.Proxy.Timeout != cfg.Proxy.Timeout)
+	check("cluster", old.Cluster != cfg.Cluster)
+	check("admin.listen", old.Admin.Listen != cfg.Admin.Listen || old.Admin.TLS != cfg.Admin.TLS)
 }
 
 // Shutdown stops accepting connections, lets running transfers finish until ctx
@@ -499,6 +508,27 @@ func (s *Server) autobanSaver() {
 		}
 	}
 }
+
+// proxyOptions are the PROXY protocol settings of the listeners, control and
+// passive data alike; false when [proxy_protocol] trusts no balancer (the
+// listeners are then not wrapped at all).
+func (s *Server) proxyOptions() (proxy.Options, bool) {
+	pp := s.boot.Proxy
+	if len(pp.Trusted) == 0 {
+		return proxy.Options{}, false
+	}
+	return proxy.Options{
+		Trusted: pp.Trusted,
+		Timeout: pp.Timeout,
+		Logger:  s.log.With("component", "proxy"),
+		OnRefused: func(netip.Addr, string) {
+			s.metrics.connectionsTotal.WithLabelValues(connRefusedProxy).Inc() // the package logs it
+		},
+	}, true
+}
+
+// proxied reports whether listeners expect PROXY headers from balancers.
+func (s *Server) proxied() bool { return len(s.boot.Proxy.Trusted) > 0 }
 
 // nonNil makes an empty list a JSON [] rather than null in the logs.
 func nonNil(l []string) []string {
