@@ -459,6 +459,10 @@ func (d *driver) WrapPassiveListener(l net.Listener) (net.Listener, error) {
 		Listener:  s.ports.WrapListener(l),
 		strictEOF: func() bool { return s.state().cfg.TLS.StrictUploadEOF },
 		admit:     s.dataPeerAdmission(),
+		onCut: func(c *dataConn) {
+			s.log.Warn("TLS upload ended without close_notify: interrupted (strict_upload_eof)",
+				"remote", addrOf(c.RemoteAddr()).String())
+		},
 		onClose: func(c *dataConn) {
 			s.noteHandshakeEnd(tlsModeData, c.tlsState.Load(), s.log.With("remote", addrOf(c.RemoteAddr()).String()))
 		},

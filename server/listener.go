@@ -246,6 +246,7 @@ type dataConn struct {
 	tlsState     atomic.Int32
 	strictEOF    bool // [tls] strict_upload_eof, read when the connection was accepted
 	onClose      func(*dataConn)
+	onCut        func(*dataConn) // a TLS upload ended without close_notify
 	once         sync.Once
 
 	mu       sync.Mutex
@@ -414,6 +415,9 @@ func (c *dataConn) UploadEnd() error {
 	case end != nil && end != io.EOF:
 		return end
 	case end == io.EOF && c.strictEOF && c.tlsState.Load() != 0:
+		if c.onCut != nil {
+			c.onCut(c)
+		}
 		return errNoCloseNotify
 	}
 	return nil
@@ -478,6 +482,7 @@ type dataListener struct {
 	net.Listener
 	onClose   func(*dataConn)
 	strictEOF func() bool
+	onCut     func(*dataConn)
 	admit     func(netip.Addr) bool // nil: every connection goes to the library's data-peer check
 	idle      *time.Timer
 	accepted  atomic.Bool
@@ -514,7 +519,7 @@ func (l *dataListener) Accept() (net.Conn, error) {
 	if !ok {
 		return c, nil
 	}
-	return &dataConn{Stream: tc, onClose: l.onClose, strictEOF: l.strictEOF()}, nil
+	return &dataConn{Stream: tc, onClose: l.onClose, onCut: l.onCut, strictEOF: l.strictEOF()}, nil
 }
 
 func (l *dataListener) Close() error {
