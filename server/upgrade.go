@@ -66,7 +66,7 @@ func (s *Server) Logger() *slog.Logger { return s.log }
 // the remaining sessions with 421.
 func (s *Server) Handover(ctx context.Context) (waited, cut int) {
 	s.stopListeners()
-	s.log.Info("upgrade: stopped accepting; finishing the sessions and transfers in progress", "transfers", s.active.Load())
+	s.log.Info("upgrade: stopped accepting; finishing the sessions and transfers in progress", "transfers", s.reg.transfers.Load())
 	c, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
 	if s.adminSrv != nil {
