@@ -320,7 +320,7 @@ func bench(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 			chosen = append(chosen, sc)
 		}
 	}
-	for round := 1; round <= o.rounds && ctx.Err() == nil; round++ {
+	for round := 1; round <= o.rounds && len(chosen) > 0 && ctx.Err() == nil; round++ {
 		for _, sc := range chosen {
 			targets := servers
 			if !sc.peers {
