@@ -254,7 +254,7 @@ func serve(args []string, stdout, stderr io.Writer) int {
 	if _, code, ok := c.parse(args, 0); !ok {
 		return code
 	}
-	srv, err := server.New(server.Options{ConfigPath: *configPath, Stdout: stdout, Stderr: stderr})
+	srv, err := server.New(server.Options{ConfigPath: *configPath, Stdout: stdout, Stderr: stderr, Version: versionString()})
 	if err != nil {
 		printConfigErrors(stderr, err)
 		return exitFailure

@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -178,9 +179,10 @@ func TestEmbeddedDefault(t *testing.T) {
 			t.Logf("stderr:\n%s", stderr.String())
 		}
 	}()
-	var password, certFile, fingerprint string
+	var password, certFile, fingerprint, adminPass string
 	sc := bufio.NewScanner(stdout)
 	rePass := regexp.MustCompile(`user=wharf password=(\S+)`)
+	reAdmin := regexp.MustCompile(`http://127\.0\.0\.1:2122/ admin=admin password=(\S+)`)
 	reCert := regexp.MustCompile(`self-signed certificate (\S+), SHA-256 fingerprint ([0-9A-F:]{95})$`)
 	for sc.Scan() {
 		if m := reCert.FindStringSubmatch(sc.Text()); m != nil {
@@ -188,12 +190,28 @@ func TestEmbeddedDefault(t *testing.T) {
 		}
 		if m := rePass.FindStringSubmatch(sc.Text()); m != nil {
 			password = m[1]
+		}
+		if m := reAdmin.FindStringSubmatch(sc.Text()); m != nil {
+			adminPass = m[1]
 			break
 		}
 	}
 	go io.Copy(io.Discard, stdout)
-	if password == "" || certFile == "" {
-		t.Fatalf("no password or certificate line printed (password %q, certificate %q)", password, certFile)
+	if password == "" || certFile == "" || adminPass == "" {
+		t.Fatalf("no password, certificate or admin line printed (password %q, certificate %q, admin %q)", password, certFile, adminPass)
+	}
+	// The status page answers for admin with the printed password.
+	req, _ := http.NewRequest("GET", "http://127.0.0.1:2122/api/v1/status", nil)
+	req.SetBasicAuth("admin", adminPass)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("admin status with the printed password: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+	if resp, err := http.Get("http://127.0.0.1:2122/"); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("status page: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
 	}
 	c, err := ftp.Dial("127.0.0.1:2121", ftp.DialWithTimeout(5*time.Second))
 	if err != nil {

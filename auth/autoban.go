@@ -371,6 +371,44 @@ func (b *Autoban) Ban(p netip.Prefix, until time.Time, note string) BanInfo {
 	return BanInfo{Network: p, Until: until, Manual: true, Note: note}
 }
 
+// Apply adds a ban made elsewhere (another node of a cluster) as it was made:
+// an autoban counts only where the policy applies, a manual ban always. It
+// reports whether the ban is new here.
+func (b *Autoban) Apply(bi BanInfo) bool {
+	p := normalizePrefix(bi.Network)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	_, had := b.bans[p]
+	until := bi.Until
+	if until.IsZero() {
+		until = b.now().AddDate(100, 0, 0) // no end
+	}
+	b.addBan(&banEntry{key: p, until: until, manual: bi.Manual, note: bi.Note, failures: bi.Failures})
+	return !had
+}
+
+// Policy returns the policy in force.
+func (b *Autoban) Policy() BanPolicy {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.policy
+}
+
+// Exempt reports whether a is exempt from autoban.
+func (b *Autoban) Exempt(a netip.Addr) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.exempt.Contains(a.Unmap())
+}
+
+// Key returns the network a's failures are counted under (its /32, or its
+// IPv6 group).
+func (b *Autoban) Key(a netip.Addr) netip.Prefix {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.key(a.Unmap().WithZone(""))
+}
+
 // UnbanNetwork lifts the ban of exactly the network p; it reports whether
 // there was one.
 func (b *Autoban) UnbanNetwork(p netip.Prefix) bool {

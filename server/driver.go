@@ -16,7 +16,9 @@ import (
 
 	ftpserver "github.com/fclairamb/ftpserverlib"
 
+	"github.com/wharf-ftp/wharf/admin"
 	"github.com/wharf-ftp/wharf/auth"
+	"github.com/wharf-ftp/wharf/events"
 	"github.com/wharf-ftp/wharf/fs"
 )
 
@@ -56,6 +58,7 @@ type driver struct {
 	gate *gate
 	mode string
 	idx  int
+	addr string // the listener's configured address
 }
 
 // session is one control connection, from ClientConnected to ClientDisconnected.
@@ -69,6 +72,22 @@ type session struct {
 	tree   atomic.Pointer[fs.Tree]
 	mode   string
 	rnfr   string // the path the last RNFR accepted; "" after a failed RNFR or any RNTO
+
+	listener    string // the listener's configured address
+	connectedAt time.Time
+	live        atomic.Pointer[liveTransfer] // the transfer in progress, for the admin API
+	inLogin     atomic.Bool                  // a password check runs: its reply (530) comes first, then the library disconnects
+	userSlot    atomic.Pointer[func()]       // gives the user's cluster-wide session slot back
+}
+
+// lastActive is when the client last sent something on its control connection.
+func (sess *session) lastActive() time.Time {
+	if sess.conn != nil {
+		if t := sess.conn.lastRead.Load(); t != 0 {
+			return time.Unix(0, t)
+		}
+	}
+	return sess.connectedAt
 }
 
 // close cuts the session's control connection; ftpserverlib then ends the
@@ -101,15 +120,21 @@ func (sess *session) attrs() []slog.Attr {
 
 // sessionByID finds a session by its listener and ftpserverlib client number.
 func (s *Server) sessionByID(listener int, clientID uint32) *session {
-	v, ok := s.byID.Load(sessionID(listener, clientID))
+	v, ok := s.byID.Load(s.sessionID(listener, clientID))
 	if !ok {
 		return nil
 	}
 	return v.(*session)
 }
 
-func sessionID(listener int, clientID uint32) string {
-	return strconv.Itoa(listener) + "." + strconv.FormatUint(uint64(clientID), 10)
+// sessionID names a session: LISTENER.CLIENT, and @NODE in a cluster, where
+// ids must be unique across nodes.
+func (s *Server) sessionID(listener int, clientID uint32) string {
+	id := strconv.Itoa(listener) + "." + strconv.FormatUint(uint64(clientID), 10)
+	if s.cluster != nil {
+		id += "@" + s.cluster.Node()
+	}
+	return id
 }
 
 func sessionOf(cc ftpserver.ClientContext) *session {
@@ -161,11 +186,14 @@ func (d *driver) ClientConnected(cc ftpserver.ClientContext) (string, error) {
 	s := d.s
 	conn, _ := s.pendingConn(cc)
 	sess := &session{
-		id:     sessionID(d.idx, cc.ID()),
+		id:     s.sessionID(d.idx, cc.ID()),
 		cc:     cc,
 		conn:   conn,
 		remote: addrOf(cc.RemoteAddr()),
 		mode:   d.mode,
+
+		listener:    d.addr,
+		connectedAt: time.Now(),
 	}
 	sess.log = s.log.With("session", sess.id, "remote", sess.remote.String())
 	cc.SetExtra(sess)
@@ -199,7 +227,7 @@ func (d *driver) ClientDisconnected(cc ftpserver.ClientContext) {
 	if sess.conn != nil {
 		if u == nil && sess.conn.timedOut.Load() {
 			sess.log.Info("idle timeout before login")
-			s.autoban.Failure(sess.remote)
+			s.failure(sess.remote)
 		}
 		s.noteHandshakeEnd(sess.mode, sess.conn.tlsState.Load(), sess.log)
 	}
@@ -213,6 +241,9 @@ func (s *Server) logout(sess *session) *auth.User {
 	if u != nil {
 		s.userSess.Release(u.Name)
 		s.metrics.sessionsLoggedIn.Dec()
+	}
+	if release := sess.userSlot.Swap(nil); release != nil {
+		(*release)()
 	}
 	if t := sess.tree.Swap(nil); t != nil {
 		_ = t.Close()
@@ -298,6 +329,8 @@ func (d *driver) AuthUser(cc ftpserver.ClientContext, user, pass string) (ftpser
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), authTimeout)
 	defer cancel()
+	sess.inLogin.Store(true)
+	defer sess.inLogin.Store(false)
 	u, err := st.dir.Authenticate(ctx, user, pass, sess.remote)
 	if err != nil {
 		s.loginFailed(sess, user, auth.LoginFailureReason(err))
@@ -310,7 +343,8 @@ func (s *Server) loginFailed(sess *session, user, reason string) {
 	s.metrics.loginsTotal.WithLabelValues(loginFailure).Inc()
 	s.metrics.passwordChecksTotal.WithLabelValues(metricReason(reason)).Inc()
 	sess.log.Warn("login failed", "user", user, "reason", reason)
-	s.autoban.Failure(sess.remote)
+	s.publish(events.LoginEvent(s.who(sess, user), false))
+	s.failure(sess.remote)
 }
 
 // metricReasons maps auth's failure reasons onto label values.
@@ -340,7 +374,14 @@ func (s *Server) refused(sess *session, reason, msg, user string) {
 
 // openSession turns an authenticated user into a logged-in session with its tree.
 func (s *Server) openSession(cc ftpserver.ClientContext, sess *session, u *auth.User) (ftpserver.ClientDriver, error) {
-	if !s.userSess.Acquire(u.Name, u.MaxSessions) {
+	var release func()
+	ok := false
+	if s.userSess.Acquire(u.Name, u.MaxSessions) {
+		if release, ok = s.slot("user:"+u.Name, u.MaxSessions); !ok {
+			s.userSess.Release(u.Name)
+		}
+	}
+	if !ok {
 		s.metrics.commandRefusals.WithLabelValues("max_sessions").Inc()
 		s.metrics.loginsTotal.WithLabelValues(loginFailure).Inc()
 		sess.log.Warn("login refused", "user", u.Name, "reason", "max_sessions", "max", u.MaxSessions)
@@ -350,6 +391,7 @@ func (s *Server) openSession(cc ftpserver.ClientContext, sess *session, u *auth.
 	down, up := s.limitersFor(u.Name, a.limits)
 	st := s.state()
 	log := sess.log.With("user", u.Name)
+	sess.userSlot.Store(&release)
 	tree, err := fs.NewTree(a.mounts, fs.Options{
 		AtomicUploads:  st.cfg.Server.AtomicUploads,
 		DownloadLimits: []*fs.Limiter{s.serverDown, down},
@@ -361,6 +403,9 @@ func (s *Server) openSession(cc ftpserver.ClientContext, sess *session, u *auth.
 	})
 	if err != nil {
 		s.userSess.Release(u.Name)
+		if r := sess.userSlot.Swap(nil); r != nil {
+			(*r)()
+		}
 		s.metrics.loginsTotal.WithLabelValues(loginFailure).Inc()
 		log.Error("login refused: cannot open folders", "err", err)
 		return nil, errLoginIncorrect
@@ -377,6 +422,7 @@ func (s *Server) openSession(cc ftpserver.ClientContext, sess *session, u *auth.
 	s.metrics.loginsTotal.WithLabelValues(loginSuccess).Inc()
 	s.metrics.sessionsLoggedIn.Inc()
 	log.Info("login", "tls", cc.HasTLSForControl(), "anonymous", u.Anonymous)
+	s.publish(events.LoginEvent(s.who(sess, u.Name), true))
 	return &sessionFS{Tree: tree, s: s, sess: sess}, nil
 }
 
@@ -430,6 +476,12 @@ func (f *sessionFS) GetHandle(name string, flags int, offset int64) (ftpserver.F
 		return nil, f.refused(name, err)
 	}
 	f.s.active.Add(1)
+	lt := &liveTransfer{direction: admin.Download, path: name, started: time.Now()}
+	if flags&(os.O_WRONLY|os.O_RDWR) != 0 {
+		lt.direction = admin.Upload
+	}
+	lt.progress, _ = h.(interface{ Transferred() int64 })
+	f.sess.live.Store(lt)
 	return h, nil
 }
 
@@ -500,12 +552,29 @@ func (f *sessionFS) ReadDir(name string) ([]os.FileInfo, error) {
 }
 
 func (f *sessionFS) Mkdir(name string, perm os.FileMode) error {
-	return f.refused(name, f.Tree.Mkdir(name, perm))
+	return f.done(events.Mkdir, name, "", f.Tree.Mkdir(name, perm))
 }
 
-func (f *sessionFS) Remove(name string) error { return f.refused(name, f.Tree.Remove(name)) }
+func (f *sessionFS) Remove(name string) error {
+	return f.done(events.Delete, name, "", f.Tree.Remove(name))
+}
 
-func (f *sessionFS) RemoveDir(name string) error { return f.refused(name, f.Tree.RemoveDir(name)) }
+func (f *sessionFS) RemoveDir(name string) error {
+	return f.done(events.Rmdir, name, "", f.Tree.RemoveDir(name))
+}
+
+// done publishes a completed file operation, or logs and counts its refusal.
+func (f *sessionFS) done(k events.Kind, name, target string, err error) error {
+	if err != nil {
+		what := name
+		if target != "" {
+			what += " -> " + target
+		}
+		return f.refused(what, err)
+	}
+	f.s.sessEvent(f.sess, k, name, target)
+	return nil
+}
 
 // errNoRNFR answers an RNTO whose RNFR failed: ftpserverlib would otherwise
 // rename the file of an earlier, accepted RNFR.
@@ -517,11 +586,11 @@ func (f *sessionFS) Rename(from, to string) error {
 	if pending != from {
 		return f.refused(from+" -> "+to, errNoRNFR)
 	}
-	return f.refused(from+" -> "+to, f.Tree.Rename(from, to))
+	return f.done(events.Rename, from, to, f.Tree.Rename(from, to))
 }
 
 func (f *sessionFS) Chtimes(name string, atime, mtime time.Time) error {
-	return f.refused(name, f.Tree.Chtimes(name, atime, mtime))
+	return f.done(events.Mtime, name, "", f.Tree.Chtimes(name, atime, mtime))
 }
 
 // refused logs and counts a refusal (permission, missing file, bad name); it
@@ -554,6 +623,10 @@ func (s *Server) transferDone(sess *session, u *auth.User, t fs.Transfer) {
 	s.metrics.transfersTotal.WithLabelValues(dir, result).Inc()
 	s.metrics.transferBytes.WithLabelValues(dir).Add(float64(t.Bytes))
 	s.xfer.write(t, sess.remote, u)
-	sess.log.Info("transfer", "direction", dir, "path", t.Path, "bytes", t.Bytes,
-		"duration", t.Duration.Round(time.Millisecond).String(), "result", result)
+	sess.live.Store(nil)
+	k := events.Download
+	if t.Direction == fs.Upload {
+		k = events.Upload
+	}
+	s.publish(events.Transfer(k, s.who(sess, u.Name), t.Path, t.Bytes, t.Duration, t.Complete))
 }

@@ -27,6 +27,13 @@ ports = "50000-50099"
 certificate = %s
 key = %s
 
+[admin]
+listen = "127.0.0.1:2122"
+
+[admin.users.admin]
+password = %s
+role = "admin"
+
 [users.wharf]
 password = %s
 
@@ -42,6 +49,7 @@ const DefaultDataDir = "wharf-data"
 type embedded struct {
 	text        []byte
 	password    string
+	adminPass   string
 	dataDir     string
 	tmpDir      string
 	certFile    string
@@ -76,9 +84,15 @@ func newEmbedded() (*embedded, error) {
 		_ = os.RemoveAll(tmp)
 		return nil, err
 	}
+	adminPass := randomPassword()
+	adminHash, err := auth.HashPassword(adminPass)
+	if err != nil {
+		_ = os.RemoveAll(tmp)
+		return nil, err
+	}
 	text := fmt.Sprintf(embeddedTemplate, strconv.Quote(certFile), strconv.Quote(keyFile),
-		strconv.Quote(hash), strconv.Quote(data))
-	return &embedded{text: []byte(text), password: password, dataDir: data, tmpDir: tmp,
+		strconv.Quote(adminHash), strconv.Quote(hash), strconv.Quote(data))
+	return &embedded{text: []byte(text), password: password, adminPass: adminPass, dataDir: data, tmpDir: tmp,
 		certFile: certFile, fingerprint: tlsfiles.Fingerprint(&cert)}, nil
 }
 
@@ -95,12 +109,15 @@ func randomPassword() string {
 	return string(b)
 }
 
-func (e *embedded) announce(w io.Writer, addrs []string, ports string) {
+func (e *embedded) announce(w io.Writer, addrs []string, ports, adminAddr string) {
 	fmt.Fprintf(w, "wharf: embedded default configuration (use --config FILE for your own)\n")
 	fmt.Fprintf(w, "wharf: listening on %s (FTP, explicit FTPS with a self-signed certificate), passive ports %s, folder %s\n",
 		strings.Join(addrs, ", "), ports, e.dataDir)
 	fmt.Fprintf(w, "wharf: self-signed certificate %s, SHA-256 fingerprint %s\n", e.certFile, e.fingerprint)
 	fmt.Fprintf(w, "wharf: user=wharf password=%s\n", e.password)
+	if adminAddr != "" {
+		fmt.Fprintf(w, "wharf: status page http://%s/ admin=admin password=%s\n", adminAddr, e.adminPass)
+	}
 }
 
 func (e *embedded) cleanup() {

@@ -73,13 +73,13 @@ func (g *gate) Accept() (net.Conn, error) {
 			return nil, err
 		}
 		addr := addrOf(c.RemoteAddr())
-		result, text := g.s.admit(addr)
+		result, text, release := g.s.admit(addr)
 		if result != connAccepted {
 			g.refuse(c, addr, result, text)
 			continue
 		}
 		cc := &controlConn{Conn: c, mode: g.mode, addr: addr, release: func() {
-			g.s.conns.release(addr)
+			release()
 			g.s.metrics.connections.Dec()
 		}}
 		g.s.metrics.connections.Inc()
@@ -132,6 +132,7 @@ type controlConn struct {
 	once     sync.Once
 	timedOut atomic.Bool
 	tlsState atomic.Int32 // 0 none, 1 handshake started, 2 verified
+	lastRead atomic.Int64 // unix nanoseconds of the last bytes from the client
 
 	// Line scanning while the stream is in clear (explicit listeners, before
 	// AUTH): a line too long gets a 500 before the connection is closed.
@@ -196,6 +197,9 @@ func (c *controlConn) Read(b []byte) (int, error) {
 		return 0, io.EOF
 	}
 	n, err := c.Conn.Read(b)
+	if n > 0 {
+		c.lastRead.Store(time.Now().UnixNano())
+	}
 	if n > 0 && c.mode == tlsModeExplicit && !c.encrypted {
 		if n = c.scanClear(b[:n]); c.tooLong {
 			return 0, io.EOF

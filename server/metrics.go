@@ -11,6 +11,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/wharf-ftp/wharf/events/hooks"
 )
 
 // Label values of wharf_connections_total{result}.
@@ -49,9 +51,11 @@ type metrics struct {
 	reloadTimestamp     prometheus.Gauge
 	sessionsLoggedIn    prometheus.Gauge
 	passwordChecksTotal *prometheus.CounterVec
+	hookRuns            *prometheus.CounterVec
+	clusterUp           prometheus.GaugeFunc
 }
 
-func newMetrics(activeBans, passiveInUse func() float64) *metrics {
+func newMetrics(activeBans, passiveInUse, clusterUp func() float64) *metrics {
 	m := &metrics{reg: prometheus.NewRegistry()}
 	m.connections = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "wharf_connections", Help: "Control connections currently open.",
@@ -98,6 +102,12 @@ func newMetrics(activeBans, passiveInUse func() float64) *metrics {
 	m.passwordChecksTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "wharf_login_failures_total", Help: "Failed logins, by reason.",
 	}, []string{"reason"})
+	m.hookRuns = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "wharf_hook_runs_total", Help: "Hook runs, by result (ok, failed, timeout, dropped).",
+	}, []string{"result"})
+	m.clusterUp = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "wharf_cluster_up", Help: "Whether the cluster's Redis answers (1), or not (0); 1 with no [cluster].",
+	}, clusterUp)
 
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
@@ -105,8 +115,11 @@ func newMetrics(activeBans, passiveInUse func() float64) *metrics {
 		m.connections, m.connectionsTotal, m.loginsTotal, m.bans, m.bansTotal,
 		m.transfersTotal, m.transferBytes, m.passiveInUse, m.passiveExhausted,
 		m.tlsHandshakes, m.commandRefusals, m.reloadSuccessful, m.reloadTimestamp,
-		m.sessionsLoggedIn, m.passwordChecksTotal,
+		m.sessionsLoggedIn, m.passwordChecksTotal, m.hookRuns, m.clusterUp,
 	)
+	for _, r := range hooks.Results {
+		m.hookRuns.WithLabelValues(r)
+	}
 	// Show every bounded label value from the start, so rates work from zero.
 	for _, r := range []string{connAccepted, connRefusedFilter, connRefusedBanned, connRefusedLimit} {
 		m.connectionsTotal.WithLabelValues(r)

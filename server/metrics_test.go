@@ -8,7 +8,7 @@ import (
 
 // TestMetricNames lints every wharf_ metric with Prometheus' own rules.
 func TestMetricNames(t *testing.T) {
-	m := newMetrics(func() float64 { return 0 }, func() float64 { return 0 })
+	m := newMetrics(func() float64 { return 0 }, func() float64 { return 0 }, func() float64 { return 1 })
 	mfs, err := m.reg.Gather()
 	if err != nil {
 		t.Fatal(err)

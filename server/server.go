@@ -19,7 +19,11 @@ import (
 
 	ftpserver "github.com/fclairamb/ftpserverlib"
 
+	"github.com/wharf-ftp/wharf/admin"
 	"github.com/wharf-ftp/wharf/auth"
+	"github.com/wharf-ftp/wharf/cluster"
+	"github.com/wharf-ftp/wharf/events"
+	"github.com/wharf-ftp/wharf/events/hooks"
 	"github.com/wharf-ftp/wharf/fs"
 	"github.com/wharf-ftp/wharf/passive"
 	"github.com/wharf-ftp/wharf/server/config"
@@ -30,6 +34,10 @@ type Options struct {
 	ConfigPath string    // "" = the embedded default
 	Stdout     io.Writer // the embedded default's password line
 	Stderr     io.Writer // logs
+	Version    string    // shown by the admin API
+	// Upgrade starts a gapless upgrade (the admin API's POST /api/v1/upgrade);
+	// nil: the API answers 501.
+	Upgrade func() error
 }
 
 // Server is a running wharf.
@@ -64,6 +72,16 @@ type Server struct {
 	stopping   atomic.Bool
 	reloadMu   sync.Mutex
 	banSaveMu  sync.Mutex
+
+	cluster   *cluster.Cluster // nil without [cluster]
+	bus       *events.Bus
+	hooks     atomic.Pointer[hooks.Runner]
+	adminSrv  *admin.Server
+	adminAddr string
+
+	startedAt    time.Time
+	loadedAt     time.Time // of the running configuration; under reloadMu
+	reloadErrors []string  // of the last rejected reload, nil after a good one; under reloadMu
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -123,9 +141,22 @@ func New(opts Options) (*Server, error) {
 		s.cleanup()
 		return nil, err
 	}
-	s.metrics = newMetrics(func() float64 { return float64(s.autoban.Active()) }, func() float64 { return float64(s.ports.InUse()) })
+	s.metrics = newMetrics(func() float64 { return float64(s.autoban.Active()) }, func() float64 { return float64(s.ports.InUse()) },
+		s.clusterUp)
+	s.bus = events.NewBus()
+	if err := s.startHooks(cfg); err != nil {
+		s.cleanup()
+		return nil, err
+	}
 	s.autoban.OnBan(func(a netip.Addr, until time.Time) {
 		s.metrics.bansTotal.Inc() // autoban logs the ban
+		key := s.autoban.Key(a)
+		s.banned(key)
+		for _, bi := range s.autoban.Bans() {
+			if bi.Network == key {
+				s.shareBan(bi)
+			}
+		}
 		go func() {
 			if err := s.saveBans(); err != nil {
 				s.log.Error("autoban state file", "err", err)
@@ -144,8 +175,13 @@ func New(opts Options) (*Server, error) {
 	s.announcer = passive.NewAnnouncer(st.announce)
 	s.xfer = newXferLog(cfg.Log.TransferLog)
 	s.cur.Store(st)
+	if err := s.startCluster(cfg); err != nil { // its callbacks may run at once: after the state is in place
+		s.cleanup()
+		return nil, err
+	}
 	go st.dir.Calibrate(s.ctx)
 	s.boot = cfg
+	s.loadedAt = time.Now().UTC()
 	s.metrics.reloadSuccessful.Set(1)
 	s.metrics.reloadTimestamp.SetToCurrentTime()
 	return s, nil
@@ -188,6 +224,14 @@ func (s *Server) Start() error {
 		}
 		s.metricsSrv = ms
 	}
+	if err := s.startAdmin(cfg); err != nil {
+		s.stopListeners()
+		if s.metricsSrv != nil {
+			_ = s.metricsSrv.Close(context.Background())
+		}
+		return fmt.Errorf("admin listener: %w", err)
+	}
+	s.startedAt = time.Now().UTC()
 	s.announcer.Start(s.ctx)
 	passiveAttrs := []any{"ports", s.ports.Listen().String()}
 	if !s.ports.Announced().IsZero() {
@@ -197,7 +241,7 @@ func (s *Server) Start() error {
 	s.log.Info("wharf serving", "listen", nonNil(s.ControlAddrs()), "implicit", nonNil(s.ImplicitAddrs()),
 		"tls_min_version", tlsVersionName(tlsMin(st)), "users", len(cfg.Users), "config", s.configName())
 	if s.embedded != nil {
-		s.embedded.announce(s.opts.Stdout, s.ControlAddrs(), cfg.Passive.Ports.String())
+		s.embedded.announce(s.opts.Stdout, s.ControlAddrs(), cfg.Passive.Ports.String(), s.adminAddr)
 	}
 	go s.autobanSaver()
 	return nil
@@ -224,7 +268,7 @@ func (s *Server) startListener(addr, mode string) error {
 	}
 	g := &gate{Listener: ln, s: s, mode: mode}
 	idx := len(s.listeners)
-	d := &driver{s: s, gate: g, mode: mode, idx: idx}
+	d := &driver{s: s, gate: g, mode: mode, idx: idx, addr: addr}
 	srv := ftpserver.NewFtpServer(d)
 	srv.Logger = slog.New(libHandler{
 		Handler:  s.log.Handler().WithAttrs([]slog.Attr{slog.String("component", "ftp")}),
@@ -305,6 +349,7 @@ func (s *Server) Reload() error {
 			s.log.Error("reload rejected", "err", err)
 		}
 		s.log.Error("configuration unchanged: the running configuration stays")
+		s.reloadErrors = errorLines(err)
 		return err
 	}
 	logWarnings(s.log, cfg)
@@ -318,6 +363,10 @@ func (s *Server) Reload() error {
 		s.log.Error("transfer log", "err", err)
 	}
 	s.noteRestartNeeded(s.boot, cfg)
+	if err := s.startHooks(cfg); err != nil {
+		s.log.Error("hooks unchanged", "err", err)
+	}
+	s.loadedAt, s.reloadErrors = time.Now().UTC(), nil
 	s.metrics.reloadSuccessful.Set(1)
 	s.metrics.reloadTimestamp.SetToCurrentTime()
 	s.log.Info("configuration reloaded", "users", len(cfg.Users), "tls_min_version", tlsVersionName(tlsMin(st)))
@@ -377,6 +426,20 @@ wait:
 		k.(*session).closeWith("Server shutting down, closing control connection.")
 		return true
 	})
+	if s.adminSrv != nil {
+		c, cancel := context.WithTimeout(context.Background(), time.Second)
+		_ = s.adminSrv.Shutdown(c)
+		cancel()
+	}
+	hc, hcancel := context.WithTimeout(context.Background(), 5*time.Second)
+	s.stopHooks(hc)
+	hcancel()
+	s.bus.Close()
+	if s.cluster != nil {
+		c, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_ = s.cluster.Close(c)
+		cancel()
+	}
 	s.cancel()
 	if err := s.saveBans(); err != nil {
 		s.log.Error("autoban state file", "err", err)

@@ -47,10 +47,10 @@ func TestSecondUserReleasesSlot(t *testing.T) {
 		c.login("anonymous", "x")
 		c.login("alice", pass)
 		c.expect("QUIT", 221)
+		servertest.WaitFor(t, 5e9, "no logged-in session left", func() bool {
+			return metricValue(t, in.Metrics, "wharf_sessions") == 0
+		})
 	}
-	servertest.WaitFor(t, 5e9, "no logged-in session left", func() bool {
-		return metricValue(t, in.Metrics, "wharf_sessions") == 0
-	})
 	for _, u := range []string{"anonymous", "alice"} {
 		c := dialRaw(t, in.Addr)
 		c.read()

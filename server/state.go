@@ -114,22 +114,34 @@ func tlsVersionName(v uint16) string {
 
 // admit decides whether a new control connection from addr may proceed. It
 // returns connAccepted, or the refusal result label and the text sent with 421.
-func (s *Server) admit(addr netip.Addr) (string, string) {
+//
+// An admitted connection holds a place per address, across the cluster when
+// there is one; release gives it back (nil when refused).
+func (s *Server) admit(addr netip.Addr) (result, text string, release func()) {
 	if s.autoban.Banned(addr) {
-		return connRefusedBanned, "your address is temporarily banned after repeated failed logins"
+		return connRefusedBanned, "your address is temporarily banned after repeated failed logins", nil
 	}
 	st := s.state()
 	if !st.filter.Allowed(addr) {
-		return connRefusedFilter, "connections from your address are not allowed"
+		return connRefusedFilter, "connections from your address are not allowed", nil
 	}
 	if s.stopping.Load() {
-		return connRefusedLimit, "server shutting down"
+		return connRefusedLimit, "server shutting down", nil
 	}
-	if text := s.conns.acquire(addr, st.cfg.Server.MaxConnections, st.cfg.Server.MaxConnectionsPerIP); text != "" {
-		return connRefusedLimit, text
+	perIP := st.cfg.Server.MaxConnectionsPerIP
+	if text := s.conns.acquire(addr, st.cfg.Server.MaxConnections, perIP); text != "" {
+		return connRefusedLimit, text, nil
+	}
+	shared, ok := s.slot("ip:"+addr.String(), perIP)
+	if !ok {
+		s.conns.release(addr)
+		return connRefusedLimit, "too many connections from your address (max_connections_per_ip), try again later", nil
 	}
 	s.metrics.connectionsTotal.WithLabelValues(connAccepted).Inc()
-	return connAccepted, ""
+	return connAccepted, "", func() {
+		shared()
+		s.conns.release(addr)
+	}
 }
 
 // limitersFor returns the long-lived per-user limiters of name, with the rates of

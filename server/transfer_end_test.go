@@ -64,7 +64,7 @@ func TestTLSUploadCutOff(t *testing.T) {
 			t.Fatalf("a TLS upload without close_notify got %q", msg)
 		}
 		keptOld(t, "shut.txt")
-		s.waitLog(t, "transfer", "path=/shut.txt", "result=interrupted")
+		s.waitLog(t, "file operation", "op=upload", "path=/shut.txt", "result=interrupted")
 	})
 
 	t.Run("reset", func(t *testing.T) {
@@ -77,7 +77,7 @@ func TestTLSUploadCutOff(t *testing.T) {
 			}
 		}
 		_ = c.conn.Close()
-		s.waitLog(t, "transfer", "path=/reset.txt", "result=interrupted")
+		s.waitLog(t, "file operation", "op=upload", "path=/reset.txt", "result=interrupted")
 		keptOld(t, "reset.txt")
 	})
 
