@@ -377,21 +377,21 @@ func TestVerifier(t *testing.T) {
 func TestOutcome(t *testing.T) {
 	broke := errors.New("broken")
 	for _, tc := range []struct {
-		x             xfer
+		x             *xfer
 		exact, prefix bool
 		want          string
 	}{
-		{xfer{code: 226, n: 10}, true, true, ""},
-		{xfer{code: 226}, false, true, eWrong226}, // empty with 226
-		{xfer{code: 226, n: 5, dataErr: broke}, false, true, eWrong226},
-		{xfer{code: 226, n: 10}, false, false, eWrong226}, // corrupt with 226
-		{xfer{code: 426, n: 5, dataErr: broke}, false, true, eReply},
-		{xfer{code: 426, n: 5}, false, false, eShort},
-		{xfer{code: 425, dataErr: broke}, false, true, eDataConn},
-		{xfer{n: 5, dataErr: broke}, false, true, eShort},   // no final reply, short
-		{xfer{n: 10, dataErr: broke}, true, true, eControl}, // no final reply, data right
-		{xfer{prelim: broke, kind: eReply, code: 550}, false, true, eReply},
-		{xfer{prelim: broke, kind: eDataConn}, false, true, eDataConn},
+		{&xfer{code: 226, n: 10}, true, true, ""},
+		{&xfer{code: 226}, false, true, eWrong226}, // empty with 226
+		{&xfer{code: 226, n: 5, dataErr: broke}, false, true, eWrong226},
+		{&xfer{code: 226, n: 10}, false, false, eWrong226}, // corrupt with 226
+		{&xfer{code: 426, n: 5, dataErr: broke}, false, true, eReply},
+		{&xfer{code: 426, n: 5}, false, false, eShort},
+		{&xfer{code: 425, dataErr: broke}, false, true, eDataConn},
+		{&xfer{n: 5, dataErr: broke}, false, true, eShort},   // no final reply, short
+		{&xfer{n: 10, dataErr: broke}, true, true, eControl}, // no final reply, data right
+		{&xfer{prelim: broke, kind: eReply, code: 550}, false, true, eReply},
+		{&xfer{prelim: broke, kind: eDataConn}, false, true, eDataConn},
 	} {
 		if got := outcome(tc.x, tc.exact, tc.prefix); got != tc.want {
 			t.Errorf("outcome(%+v, %v, %v) = %q, want %q", tc.x, tc.exact, tc.prefix, got, tc.want)

@@ -271,6 +271,17 @@ type xfer struct {
 	code    int // final reply; 0 when none came
 	msg     string
 	resumed bool
+	port    int // the data connection's server port, 0 before it opened
+	// steps says how long each step took, for error details.
+	steps strings.Builder
+}
+
+// step notes the time since t0 of a step that just ended.
+func (x *xfer) step(name string, t0 time.Time) {
+	if x.steps.Len() > 0 {
+		x.steps.WriteString(", ")
+	}
+	fmt.Fprintf(&x.steps, "%s +%s", name, time.Since(t0).Round(time.Millisecond))
 }
 
 func (s *soakSession) since() time.Duration { return time.Since(s.run.start) }
@@ -363,21 +374,27 @@ func (s *soakSession) step() {
 // transfer runs one data command: EPSV, data connection, the command, body
 // on the data connection (TLS when PROT P), then the final reply. It never
 // fails the session itself: the caller classifies the outcome.
-func (s *soakSession) transfer(line string, upload bool, body func(net.Conn) (int64, error)) xfer {
+func (s *soakSession) transfer(line string, upload bool, body func(net.Conn) (int64, error)) *xfer {
 	c := s.c
-	var x xfer
+	x := &xfer{}
+	t0 := time.Now()
 	raw, err := c.dataConn()
+	x.step("EPSV and data connection", t0)
 	if err != nil {
 		x.prelim, x.kind = err, classifyPrelim(err)
 		return x
 	}
 	defer raw.Close()
+	if a, ok := raw.RemoteAddr().(*net.TCPAddr); ok {
+		x.port = a.Port
+	}
 	if err := c.send(line); err != nil {
 		x.prelim, x.kind = err, eControl
 		return x
 	}
 	name, _, _ := strings.Cut(line, " ")
 	code, msg, err := c.expect(name, 0)
+	x.step(fmt.Sprintf("reply to %s", name), t0)
 	switch {
 	case err != nil:
 		x.prelim, x.kind = err, eControl
@@ -389,6 +406,7 @@ func (s *soakSession) transfer(line string, upload bool, body func(net.Conn) (in
 	conn := c.secure(raw)
 	_ = raw.SetDeadline(time.Now().Add(soakDataTimeout))
 	x.n, x.dataErr = body(conn)
+	x.step("data end", t0)
 	if tc, ok := conn.(*tls.Conn); ok {
 		if st := tc.ConnectionState(); st.HandshakeComplete {
 			x.resumed = st.DidResume
@@ -414,6 +432,7 @@ func (s *soakSession) transfer(line string, upload bool, body func(net.Conn) (in
 	if x.code, x.msg, err = c.expect(name, 0); err != nil {
 		x.code, x.dataErr = 0, errors.Join(x.dataErr, err)
 	}
+	x.step("final reply", t0)
 	return x
 }
 
@@ -434,7 +453,7 @@ func classifyPrelim(err error) string {
 
 // outcome classifies a transfer whose data was judged: exact (all and only
 // the expected bytes) and prefix (nothing wrong so far, maybe short).
-func outcome(x xfer, exact, prefix bool) string {
+func outcome(x *xfer, exact, prefix bool) string {
 	switch {
 	case x.prelim != nil:
 		return x.kind
@@ -455,7 +474,7 @@ func outcome(x xfer, exact, prefix bool) string {
 	return eReply
 }
 
-func (s *soakSession) record(op int, opName string, x xfer, exact, prefix bool, detail func() string) bool {
+func (s *soakSession) record(op int, opName string, x *xfer, exact, prefix bool, detail func() string) bool {
 	kind := outcome(x, exact, prefix)
 	if kind == "" {
 		s.run.st.ok(op, s.secure, x.n)
@@ -475,6 +494,10 @@ func (s *soakSession) record(op int, opName string, x xfer, exact, prefix bool, 
 	if s.secure && x.prelim == nil {
 		fmt.Fprintf(&b, "; data session resumed: %v", x.resumed)
 	}
+	if x.port != 0 {
+		fmt.Fprintf(&b, "; data port %d", x.port)
+	}
+	fmt.Fprintf(&b, "; %s", x.steps.String())
 	s.run.st.fail(kind, opName, s.secure, s.since(), b.String())
 	if kind == eControl || kind == eShort && x.code == 0 {
 		s.drop()
@@ -485,7 +508,7 @@ func (s *soakSession) record(op int, opName string, x xfer, exact, prefix bool, 
 // noteUnclean counts a transfer whose bytes were all right and whose server
 // said so, but whose data connection ended with an error (a TLS stream without
 // close_notify, a reset): not a failure, but worth knowing.
-func (s *soakSession) noteUnclean(exact bool, x xfer) {
+func (s *soakSession) noteUnclean(exact bool, x *xfer) {
 	if exact && x.prelim == nil && x.code/100 == 2 && x.dataErr != nil {
 		s.run.st.mu.Lock()
 		s.run.st.unclean++
@@ -853,6 +876,9 @@ func scanLog(path string, offset int64) (warn, errs int, msgs map[string]int) {
 	for _, l := range strings.Split(string(b), "\n") {
 		lvl := ""
 		switch {
+		case strings.Contains(l, "passive port released"):
+			// At info, but a data connection that never came is worth a line.
+			lvl = "INFO"
 		case strings.Contains(l, "level=WARN"), strings.Contains(l, `"level":"WARN"`):
 			lvl, warn = "WARN", warn+1
 		case strings.Contains(l, "level=ERROR"), strings.Contains(l, `"level":"ERROR"`):

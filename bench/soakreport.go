@@ -212,7 +212,7 @@ func soakReport(o *options, res *soakResult, where string) string {
 			st.ops[opStor][0]+st.ops[opStor][1])
 	}
 	if res.srv.logPath != "" {
-		fmt.Fprintf(&b, "\nServer log during the soak: %d warn and %d error lines", res.logWarn, res.logError)
+		fmt.Fprintf(&b, "\nServer log during the soak: %d warn and %d error lines (and passive ports released unused, logged at info)", res.logWarn, res.logError)
 		if len(res.logMsgs) > 0 {
 			b.WriteString(":")
 			for i, k := range sortedKeys(res.logMsgs) {
