@@ -175,6 +175,7 @@ type soakErrKey struct {
 type soakStats struct {
 	mu         sync.Mutex
 	ops        [nOps][2]int64
+	lat        [nOps][]time.Duration // of the successful ones, plain and TLS together
 	bytes      [nOps][2]int64
 	errs       map[soakErrKey]int64
 	details    []string // first errors of every kind, and every 226 with wrong data
@@ -201,11 +202,24 @@ func b2i(b bool) int {
 	return 0
 }
 
-func (st *soakStats) ok(op int, secure bool, n int64) {
+func (st *soakStats) ok(op int, secure bool, n int64, took time.Duration) {
 	st.mu.Lock()
 	st.ops[op][b2i(secure)]++
 	st.bytes[op][b2i(secure)] += n
+	st.lat[op] = append(st.lat[op], took)
 	st.mu.Unlock()
+}
+
+// latency returns the median, 99th percentile and maximum time of an operation.
+func (st *soakStats) latency(op int) (p50, p99, most time.Duration, ok bool) {
+	st.mu.Lock()
+	v := slices.Clone(st.lat[op])
+	st.mu.Unlock()
+	if len(v) == 0 {
+		return 0, 0, 0, false
+	}
+	slices.Sort(v)
+	return v[len(v)/2], v[len(v)*99/100], v[len(v)-1], true
 }
 
 func (st *soakStats) fail(kind, op string, secure bool, at time.Duration, detail string) {
@@ -272,6 +286,7 @@ type xfer struct {
 	msg     string
 	resumed bool
 	port    int // the data connection's server port, 0 before it opened
+	took    time.Duration
 	// steps says how long each step took, for error details.
 	steps strings.Builder
 }
@@ -433,6 +448,7 @@ func (s *soakSession) transfer(line string, upload bool, body func(net.Conn) (in
 		x.code, x.dataErr = 0, errors.Join(x.dataErr, err)
 	}
 	x.step("final reply", t0)
+	x.took = time.Since(t0)
 	return x
 }
 
@@ -477,7 +493,7 @@ func outcome(x *xfer, exact, prefix bool) string {
 func (s *soakSession) record(op int, opName string, x *xfer, exact, prefix bool, detail func() string) bool {
 	kind := outcome(x, exact, prefix)
 	if kind == "" {
-		s.run.st.ok(op, s.secure, x.n)
+		s.run.st.ok(op, s.secure, x.n, x.took)
 		return true
 	}
 	var b strings.Builder
@@ -709,7 +725,9 @@ func (s *soakSession) uploadCycle() {
 	if s.rng.IntN(4) == 0 && !s.download(opReadBack, name, body) || s.c == nil {
 		return
 	}
+	t0 := time.Now()
 	code, msg, err := s.c.cmd(0, "DELE "+name)
+	took := time.Since(t0)
 	switch {
 	case err != nil:
 		s.run.st.fail(eControl, "DELE", s.secure, s.since(), err.Error())
@@ -721,7 +739,7 @@ func (s *soakSession) uploadCycle() {
 			s.run.st.fail(eDele, "DELE", s.secure, s.since(), name)
 			return
 		}
-		s.run.st.ok(opDele, s.secure, 0)
+		s.run.st.ok(opDele, s.secure, 0, took)
 	}
 }
 

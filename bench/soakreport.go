@@ -132,6 +132,13 @@ func spread(v []int64) (lo, med, hi int64, ok bool) {
 	return known[0], med, known[n-1], true
 }
 
+func fmtDur(d time.Duration) string {
+	if d < time.Second {
+		return fmt.Sprintf("%.1f ms", float64(d)/1e6)
+	}
+	return fmt.Sprintf("%.2f s", d.Seconds())
+}
+
 // soakReport renders one soak's result as markdown.
 func soakReport(o *options, res *soakResult, where string) string {
 	var b strings.Builder
@@ -152,9 +159,14 @@ func soakReport(o *options, res *soakResult, where string) string {
 	fmt.Fprintf(&b, "- errors: %d, of them **%d `226` with wrong or empty data**; %d transfers right and answered 226 whose data connection ended with an error\n\n",
 		st.errCount(""), st.errCount(eWrong226), st.unclean)
 
-	b.WriteString("| operation | plain | TLS | bytes verified |\n|---|---|---|---|\n")
+	b.WriteString("| operation | plain | TLS | bytes verified | time: median | 99th percentile | max |\n|---|---|---|---|---|---|---|\n")
 	for op := range nOps {
-		fmt.Fprintf(&b, "| %s | %d | %d | %s |\n", soakOpName(op, o.soakBig), st.ops[op][0], st.ops[op][1], fmtMB(st.bytes[op][0]+st.bytes[op][1]))
+		fmt.Fprintf(&b, "| %s | %d | %d | %s |", soakOpName(op, o.soakBig), st.ops[op][0], st.ops[op][1], fmtMB(st.bytes[op][0]+st.bytes[op][1]))
+		if p50, p99, most, ok := st.latency(op); ok {
+			fmt.Fprintf(&b, " %s | %s | %s |\n", fmtDur(p50), fmtDur(p99), fmtDur(most))
+		} else {
+			b.WriteString(" n/a | n/a | n/a |\n")
+		}
 	}
 
 	b.WriteString("\n| error kind | plain | TLS | what it counts |\n|---|---|---|---|\n")
