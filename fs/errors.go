@@ -47,6 +47,7 @@ var (
 	errNotRegular   = newReason("not a regular file", os.ErrPermission)
 	errNotWritable  = newReason("opened for reading", os.ErrPermission)
 	errNotReadable  = newReason("opened for writing", os.ErrPermission)
+	errStoreDown    = newReason("storage unavailable, try again later")
 	errUnsupported  = newReason("not possible in this folder's storage", ErrUnsupported)
 	errUseRMD       = newReason("is a directory, use RMD")
 	errNotDir       = newReason("not a directory")
@@ -70,6 +71,10 @@ var (
 	errConnClosed   = newReason("data connection closed")
 	errConnTimeout  = newReason("data connection timed out")
 )
+
+// ErrUnavailable is for a backend whose storage cannot be reached: the client is told to try
+// again later, and the detail goes to the backend's own log.
+var ErrUnavailable error = errStoreDown
 
 // permError is the reason for a missing permission.
 type permError struct {

@@ -319,19 +319,22 @@ func (u *localUpload) Seek(offset int64, whence int) (int64, error) {
 	return u.f.Seek(offset, whence)
 }
 
+// Finish renames or removes the temporary file while still holding it open (and locked): a
+// sweep can never take it for a stale one.
 func (u *localUpload) Finish(complete bool) error {
-	err := u.f.Close()
 	if u.dir == nil {
-		return err
+		return u.f.Close()
 	}
 	defer u.dir.Close()
-	if complete && err == nil {
+	var err error
+	if complete {
 		if err = u.dir.Rename(u.tmp, u.base); err == nil {
-			return nil
+			return u.f.Close()
 		}
 	}
 	if rerr := u.dir.Remove(u.tmp); rerr != nil && !os.IsNotExist(rerr) {
 		u.log.Warn("cannot remove temporary upload file", "file", u.tmp, "err", rerr)
 	}
+	_ = u.f.Close()
 	return err
 }

@@ -146,6 +146,24 @@ func (c *Conn) WriteTo(w io.Writer) (int64, error) {
 	return n + m, err
 }
 
+// SyscallConn is the TCP connection's, with one difference while bytes that
+// came with the header are unread: the kernel's splice path (which
+// *os.File.ReadFrom takes for a reader that is a syscall.Conn) would read the
+// socket past them, so until they are read the raw connection offers Control
+// (socket options) but not the poller's descriptor that splice needs, and a
+// copy goes through Read. Read and Write of the raw connection still reach
+// the socket directly: use them only when [Conn.Buffered] is 0.
+func (c *Conn) SyscallConn() (syscall.RawConn, error) {
+	rc, err := c.TCPConn.SyscallConn()
+	if err != nil || c.drained.Load() {
+		return rc, err
+	}
+	return rawConn{rc}, nil
+}
+
+// rawConn hides every method of a syscall.RawConn but its own three.
+type rawConn struct{ syscall.RawConn }
+
 // NetConn returns the TCP connection under c, as crypto/tls's Conn.NetConn
 // does; reading it directly skips [Conn.Buffered] bytes.
 func (c *Conn) NetConn() net.Conn { return c.TCPConn }

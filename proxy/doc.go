@@ -29,13 +29,17 @@
 //     string 220) sees it.
 //
 // A *Conn embeds the *net.TCPConn, so socket options (SetLinger, CloseWrite,
-// SetNoDelay, SyscallConn, ...) and the kernel's zero-copy paths are those of
-// the TCP connection: ReadFrom (sendfile, splice into the socket) goes
-// straight to it, and WriteTo and Read first hand out the few bytes that
-// arrived with the header (at most a couple of hundred, usually none: an FTP
-// client waits for the greeting) and then read the socket directly. Reading
-// from the embedded TCPConn or its SyscallConn skips those bytes: read
-// through the *Conn, or check [Conn.Buffered] first; once it is 0 it stays 0.
+// SetNoDelay, SyscallConn().Control, ...) and the kernel's zero-copy paths
+// are those of the TCP connection: ReadFrom (sendfile, splice into the
+// socket) goes straight to it, and WriteTo and Read first hand out the few
+// bytes that arrived with the header (at most a couple of hundred, usually
+// none: an FTP client waits for the greeting) and then read the socket
+// directly. *os.File.ReadFrom splices from any reader that is a
+// syscall.Conn; until those bytes are read, [Conn.SyscallConn] withholds
+// what splice needs, so an upload copied that way goes through Read first
+// and splices from then on. Reading the embedded TCPConn itself (or a raw
+// Read of its SyscallConn) skips them: read through the *Conn, or check
+// [Conn.Buffered] first; once it is 0 it stays 0.
 //
 // Code further down the chain that needs more than a net.Conn asserts
 // [Stream], never *net.TCPConn, and finds the balancer of any connection,

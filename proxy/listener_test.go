@@ -477,3 +477,55 @@ func TestHealthCheckV1(t *testing.T) {
 		t.Fatalf("HealthCheck %v, RemoteAddr %s", c.HealthCheck(), c.RemoteAddr())
 	}
 }
+
+// TestSpliceKeepsBufferedBytes: *os.File.ReadFrom splices straight from the
+// socket of a reader that is a syscall.Conn (wharf's upload path hands it an
+// *io.LimitedReader around the connection); the bytes that came with the
+// header must not be skipped.
+func TestSpliceKeepsBufferedBytes(t *testing.T) {
+	f := newFixture(t, Options{})
+	payload := bytes.Repeat([]byte("splice me "), 100000) // ~1 MB
+	for _, limited := range []bool{false, true} {
+		client := dial(t, "127.0.0.1", f.addr())
+		go func() {
+			_, _ = client.Write(append([]byte("PROXY TCP4 192.0.2.7 198.51.100.1 40000 21\r\n"), payload[:100]...))
+			_, _ = client.Write(payload[100:])
+			_ = client.CloseWrite()
+		}()
+		c := f.next(t).(*Conn)
+		eventually(t, "bytes after the header", func() bool { return c.Buffered() > 0 })
+		// Socket options still work while bytes are buffered.
+		if rc, err := c.SyscallConn(); err != nil {
+			t.Fatal(err)
+		} else if err := rc.Control(func(uintptr) {}); err != nil {
+			t.Fatalf("Control: %v", err)
+		}
+		up, err := os.Create(filepath.Join(t.TempDir(), "up"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = c.SetReadDeadline(time.Now().Add(waitDeadline))
+		var r io.Reader = c
+		if limited {
+			r = &io.LimitedReader{R: c, N: int64(len(payload))}
+		}
+		n, err := up.ReadFrom(r)
+		if err != nil || n != int64(len(payload)) {
+			t.Fatalf("limited %v: ReadFrom %d bytes, %v; want %d", limited, n, err, len(payload))
+		}
+		got, _ := os.ReadFile(up.Name())
+		_ = up.Close()
+		if !bytes.Equal(got, payload) {
+			t.Fatalf("limited %v: the file differs from the upload", limited)
+		}
+		// Drained: the socket's own raw connection again, for splice.
+		rc, err := c.SyscallConn()
+		if err != nil {
+			t.Fatal(err)
+		}
+		own, _ := c.TCPConn.SyscallConn()
+		if fmt.Sprintf("%T", rc) != fmt.Sprintf("%T", own) {
+			t.Errorf("SyscallConn after draining is a %T, want the socket's %T", rc, own)
+		}
+	}
+}

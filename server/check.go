@@ -36,6 +36,11 @@ func Check(o CheckOptions, w io.Writer) error {
 	for _, e := range cfg.Warnings {
 		fmt.Fprintln(warn, e.Error())
 	}
+	if !o.SkipPathChecks {
+		if err := checkStores(cfg); err != nil {
+			return err
+		}
+	}
 	var client netip.Addr
 	if o.Client != "" {
 		client, err = parseClientAddr(o.Client)

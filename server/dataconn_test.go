@@ -34,7 +34,7 @@ func tcpPair(t *testing.T) (server *net.TCPConn, client *net.TCPConn) {
 // deadline and drop the buffer, so the client saw a clean end with nothing.
 func TestDataConnDeadlineKeepsBufferedBytes(t *testing.T) {
 	srv, cli := tcpPair(t)
-	dc := &dataConn{TCPConn: srv}
+	dc := &dataConn{Stream: srv}
 	if _, err := dc.Write([]byte("last bytes")); err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +61,7 @@ func TestDataConnDeadlineKeepsBufferedBytes(t *testing.T) {
 // settle the transfer with the error, and later writes fail too.
 func TestDataConnFailedFlushIsReported(t *testing.T) {
 	srv, _ := tcpPair(t)
-	dc := &dataConn{TCPConn: srv}
+	dc := &dataConn{Stream: srv}
 	if _, err := dc.Write([]byte("never sent")); err != nil {
 		t.Fatal(err)
 	}

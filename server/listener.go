@@ -8,10 +8,11 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/wharf-ftp/wharf/proxy"
 )
 
 // refusalWriteTimeout bounds how long a refused client may take to receive its 421.
@@ -20,41 +21,6 @@ const refusalWriteTimeout = 2 * time.Second
 // maxConcurrentRefusals bounds the goroutines writing 421 replies during a flood;
 // beyond it, refused connections are closed at once.
 const maxConcurrentRefusals = 64
-
-// connTracker counts open control connections, in total and per address.
-type connTracker struct {
-	mu    sync.Mutex
-	perIP map[netip.Addr]int
-	total int
-}
-
-func newConnTracker() *connTracker { return &connTracker{perIP: make(map[netip.Addr]int)} }
-
-// acquire takes a slot for addr; it returns "" on success, or the refusal text.
-func (t *connTracker) acquire(addr netip.Addr, maxTotal, maxPerIP int) string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if maxTotal > 0 && t.total >= maxTotal {
-		return "too many connections to this server (max_connections), try again later"
-	}
-	if maxPerIP > 0 && t.perIP[addr] >= maxPerIP {
-		return "too many connections from your address (max_connections_per_ip), try again later"
-	}
-	t.total++
-	t.perIP[addr]++
-	return ""
-}
-
-func (t *connTracker) release(addr netip.Addr) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.total--
-	if n := t.perIP[addr] - 1; n > 0 {
-		t.perIP[addr] = n
-	} else {
-		delete(t.perIP, addr)
-	}
-}
 
 // gate is the listener ftpserverlib accepts from. It refuses banned, filtered and
 // over-limit connections with a 421 before the library sees them, and wraps the
@@ -83,13 +49,16 @@ func (g *gate) Accept() (net.Conn, error) {
 			g.s.metrics.connections.Dec()
 		}}
 		g.s.metrics.connections.Inc()
-		g.s.pending.Store(connKey(c.RemoteAddr(), c.LocalAddr()), cc)
+		g.s.reg.expect(connKey(c.RemoteAddr(), c.LocalAddr()), cc)
 		if g.mode == tlsModeImplicit {
 			tc := g.s.implicitTLS(cc)
 			cc.setReplies(tc)
 			return tc, nil
 		}
 		cc.setReplies(cc)
+		if a := g.s.state().cfg.Active; a.Enabled && a.UseControlAddress {
+			cc.rewrite = portRewriter(addr)
+		}
 		return cc, nil
 	}
 }
@@ -135,11 +104,13 @@ type controlConn struct {
 	lastRead atomic.Int64 // unix nanoseconds of the last bytes from the client
 
 	// Line scanning while the stream is in clear (explicit listeners, before
-	// AUTH): a line too long gets a 500 before the connection is closed.
-	lineLen   int
-	lineStart [5]byte
-	encrypted bool // an AUTH command went by: the rest is TLS, opaque here
-	tooLong   bool
+	// AUTH; see controlscan.go).
+	line      []byte                   // the command line being read
+	out       []byte                   // complete lines for ftpserverlib
+	readErr   error                    // a read error to return once out is drained
+	encrypted bool                     // an AUTH command went by: the rest is TLS, opaque here
+	tooLong   bool                     // a line was too long: the stream ends
+	rewrite   func(line []byte) []byte // PORT/EPRT rewriting ([active] use_control_address), nil = none
 
 	// replies is where a reply of wharf's own goes (a 421 before the server
 	// closes the session): the connection itself in clear, the TLS connection
@@ -162,48 +133,49 @@ func (c *controlConn) say(code int, text string) bool {
 
 func (c *controlConn) setReplies(w net.Conn) { c.replies.Store(&w) }
 
-// scanClear follows the command lines of a clear control stream (read on the
-// session's goroutine only). It returns how many bytes of p go to
-// ftpserverlib: all of them, or none once a line is too long, after a 500.
-func (c *controlConn) scanClear(p []byte) int {
-	for _, ch := range p {
-		if ch == '\n' {
-			if strings.EqualFold(string(c.lineStart[:min(c.lineLen, 5)]), "AUTH ") {
-				c.encrypted = true // TLS follows if ftpserverlib accepts AUTH
-				return len(p)
-			}
-			c.lineLen = 0
-			continue
-		}
-		if c.lineLen < len(c.lineStart) {
-			c.lineStart[c.lineLen] = ch
-		}
-		c.lineLen++
-		if c.lineLen > maxControlLine {
-			c.tooLong = true
-			c.say(500, "Command line too long (at most "+strconv.Itoa(maxControlLine)+" bytes): closing control connection.")
-			return 0
-		}
-	}
-	return len(p)
-}
-
-// maxControlLine is the longest command line ftpserverlib reads (its 4096-byte
-// buffer holds the line and its CRLF); it drops a longer one without a word.
-const maxControlLine = 4096 - 2
-
 func (c *controlConn) Read(b []byte) (int, error) {
+	if len(c.out) > 0 {
+		n := copy(b, c.out)
+		c.out = c.out[n:]
+		return n, nil
+	}
 	if c.tooLong {
 		return 0, io.EOF
 	}
-	n, err := c.Conn.Read(b)
+	if c.mode != tlsModeExplicit || c.encrypted {
+		n, err := c.Conn.Read(b)
+		return n, c.noteRead(n, err)
+	}
+	// In clear: whole command lines go on, checked and perhaps rewritten.
+	for len(c.out) == 0 && !c.tooLong {
+		n, err := c.Conn.Read(b)
+		err = c.noteRead(n, err)
+		c.scanClear(b[:n])
+		if err != nil {
+			if len(c.out) == 0 {
+				return 0, err
+			}
+			c.readErr = err
+			break
+		}
+	}
+	if c.tooLong && len(c.out) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(b, c.out)
+	c.out = c.out[n:]
+	if len(c.out) == 0 && c.readErr != nil {
+		err := c.readErr
+		c.readErr = nil
+		return n, err
+	}
+	return n, nil
+}
+
+// noteRead records the client's activity and a read timeout.
+func (c *controlConn) noteRead(n int, err error) error {
 	if n > 0 {
 		c.lastRead.Store(time.Now().UnixNano())
-	}
-	if n > 0 && c.mode == tlsModeExplicit && !c.encrypted {
-		if n = c.scanClear(b[:n]); c.tooLong {
-			return 0, io.EOF
-		}
 	}
 	if err != nil {
 		var ne net.Error
@@ -211,8 +183,11 @@ func (c *controlConn) Read(b []byte) (int, error) {
 			c.timedOut.Store(true)
 		}
 	}
-	return n, err
+	return err
 }
+
+// NetConn returns the connection under it (for proxy.From and proxy.Balancer).
+func (c *controlConn) NetConn() net.Conn { return c.Conn }
 
 func (c *controlConn) Close() error {
 	c.once.Do(c.release)
@@ -232,11 +207,12 @@ func (c *controlConn) Close() error {
 // the deadline to now right after its close_notify; a flush after that would
 // fail).
 type dataConn struct {
-	*net.TCPConn
-	tlsState  atomic.Int32
-	strictEOF bool // [tls] strict_upload_eof, read when the connection was accepted
-	onClose   func(*dataConn)
-	once      sync.Once
+	proxy.Stream // the TCP connection, or a proxy.Conn from a trusted balancer
+	tlsState     atomic.Int32
+	strictEOF    bool // [tls] strict_upload_eof, read when the connection was accepted
+	onClose      func(*dataConn)
+	onCut        func(*dataConn) // a TLS upload ended without close_notify
+	once         sync.Once
 
 	mu       sync.Mutex
 	buf      []byte
@@ -267,7 +243,7 @@ func (c *dataConn) Write(p []byte) (int, error) {
 		if err != nil {
 			return 0, err
 		}
-		n, err := c.TCPConn.Write(p)
+		n, err := c.Stream.Write(p)
 		if err != nil {
 			c.fail(err)
 		}
@@ -318,7 +294,7 @@ func (c *dataConn) flushLocked() error {
 	if len(c.buf) == 0 {
 		return nil
 	}
-	_, err := c.TCPConn.Write(c.buf)
+	_, err := c.Stream.Write(c.buf)
 	c.buf = c.buf[:0]
 	if err != nil {
 		c.werr = err
@@ -339,21 +315,21 @@ func (c *dataConn) SetDeadline(t time.Time) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	_ = c.flushLocked()
-	return c.TCPConn.SetDeadline(t)
+	return c.Stream.SetDeadline(t)
 }
 
 func (c *dataConn) SetWriteDeadline(t time.Time) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	_ = c.flushLocked()
-	return c.TCPConn.SetWriteDeadline(t)
+	return c.Stream.SetWriteDeadline(t)
 }
 
 func (c *dataConn) Read(p []byte) (int, error) {
 	if err := c.Flush(); err != nil {
 		return 0, err
 	}
-	n, err := c.TCPConn.Read(p)
+	n, err := c.Stream.Read(p)
 	if err != nil {
 		c.noteEnd(err)
 	}
@@ -372,7 +348,7 @@ func (c *dataConn) ReadFrom(r io.Reader) (int64, error) {
 	if err := c.Flush(); err != nil {
 		return 0, err
 	}
-	n, err := c.TCPConn.ReadFrom(r)
+	n, err := c.Stream.ReadFrom(r)
 	if err != nil {
 		c.fail(err)
 	}
@@ -383,7 +359,7 @@ func (c *dataConn) WriteTo(w io.Writer) (int64, error) {
 	if err := c.Flush(); err != nil {
 		return 0, err
 	}
-	n, err := c.TCPConn.WriteTo(w)
+	n, err := c.Stream.WriteTo(w)
 	if err != nil {
 		c.noteEnd(err)
 	}
@@ -404,6 +380,9 @@ func (c *dataConn) UploadEnd() error {
 	case end != nil && end != io.EOF:
 		return end
 	case end == io.EOF && c.strictEOF && c.tlsState.Load() != 0:
+		if c.onCut != nil {
+			c.onCut(c)
+		}
 		return errNoCloseNotify
 	}
 	return nil
@@ -437,10 +416,10 @@ func (c *dataConn) Close() error {
 			c.timer.Stop()
 		}
 		if len(c.buf) > 0 && c.werr == nil {
-			_ = c.TCPConn.SetWriteDeadline(time.Now().Add(closeFlushLimit))
+			_ = c.Stream.SetWriteDeadline(time.Now().Add(closeFlushLimit))
 		}
 		err := c.flushLocked()
-		cerr := c.TCPConn.Close()
+		cerr := c.Stream.Close()
 		if err == nil {
 			err = cerr
 		}
@@ -468,6 +447,8 @@ type dataListener struct {
 	net.Listener
 	onClose   func(*dataConn)
 	strictEOF func() bool
+	onCut     func(*dataConn)
+	admit     func(netip.Addr) bool // nil: every connection goes to the library's data-peer check
 	idle      *time.Timer
 	accepted  atomic.Bool
 }
@@ -488,6 +469,10 @@ func (l *dataListener) expireAfter(d time.Duration, onExpire func()) {
 
 func (l *dataListener) Accept() (net.Conn, error) {
 	c, err := l.Listener.Accept()
+	for err == nil && l.admit != nil && !l.admit(addrOf(c.RemoteAddr())) {
+		_ = c.Close() // no session of that client: never handed to the library
+		c, err = l.Listener.Accept()
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -495,11 +480,11 @@ func (l *dataListener) Accept() (net.Conn, error) {
 	if l.idle != nil {
 		l.idle.Stop()
 	}
-	tc, ok := c.(*net.TCPConn)
+	tc, ok := c.(proxy.Stream)
 	if !ok {
 		return c, nil
 	}
-	return &dataConn{TCPConn: tc, onClose: l.onClose, strictEOF: l.strictEOF()}, nil
+	return &dataConn{Stream: tc, onClose: l.onClose, onCut: l.onCut, strictEOF: l.strictEOF()}, nil
 }
 
 func (l *dataListener) Close() error {

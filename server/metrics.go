@@ -21,6 +21,7 @@ const (
 	connRefusedFilter   = "refused_ipfilter"
 	connRefusedBanned   = "refused_banned"
 	connRefusedLimit    = "refused_limit"
+	connRefusedProxy    = "refused_proxy"
 	loginSuccess        = "success"
 	loginFailure        = "failure"
 	transferComplete    = "complete"
@@ -51,6 +52,7 @@ type metrics struct {
 	reloadTimestamp     prometheus.Gauge
 	sessionsLoggedIn    prometheus.Gauge
 	passwordChecksTotal *prometheus.CounterVec
+	quotaRefusals       prometheus.Counter
 	hookRuns            *prometheus.CounterVec
 	clusterUp           prometheus.GaugeFunc
 }
@@ -102,6 +104,9 @@ func newMetrics(activeBans, passiveInUse, clusterUp func() float64) *metrics {
 	m.passwordChecksTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "wharf_login_failures_total", Help: "Failed logins, by reason.",
 	}, []string{"reason"})
+	m.quotaRefusals = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "wharf_quota_refusals_total", Help: "Uploads refused because they would pass a folder's quota.",
+	})
 	m.hookRuns = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "wharf_hook_runs_total", Help: "Hook runs, by result (ok, failed, timeout, dropped).",
 	}, []string{"result"})
@@ -115,13 +120,13 @@ func newMetrics(activeBans, passiveInUse, clusterUp func() float64) *metrics {
 		m.connections, m.connectionsTotal, m.loginsTotal, m.bans, m.bansTotal,
 		m.transfersTotal, m.transferBytes, m.passiveInUse, m.passiveExhausted,
 		m.tlsHandshakes, m.commandRefusals, m.reloadSuccessful, m.reloadTimestamp,
-		m.sessionsLoggedIn, m.passwordChecksTotal, m.hookRuns, m.clusterUp,
+		m.sessionsLoggedIn, m.passwordChecksTotal, m.hookRuns, m.clusterUp, m.quotaRefusals,
 	)
 	for _, r := range hooks.Results {
 		m.hookRuns.WithLabelValues(r)
 	}
 	// Show every bounded label value from the start, so rates work from zero.
-	for _, r := range []string{connAccepted, connRefusedFilter, connRefusedBanned, connRefusedLimit} {
+	for _, r := range []string{connAccepted, connRefusedFilter, connRefusedBanned, connRefusedLimit, connRefusedProxy} {
 		m.connectionsTotal.WithLabelValues(r)
 	}
 	for _, r := range []string{loginSuccess, loginFailure} {

@@ -26,6 +26,7 @@ import (
 	"github.com/wharf-ftp/wharf/events/hooks"
 	"github.com/wharf-ftp/wharf/fs"
 	"github.com/wharf-ftp/wharf/passive"
+	"github.com/wharf-ftp/wharf/proxy"
 	"github.com/wharf-ftp/wharf/server/config"
 )
 
@@ -51,11 +52,9 @@ type Server struct {
 
 	metrics   *metrics
 	verifier  *auth.Verifier
-	userSess  *auth.Sessions
 	autoban   *auth.Autoban
 	ports     *passive.Ports
 	announcer *passive.Announcer
-	conns     *connTracker
 	baseTLS   *tls.Config
 	xfer      *xferLog
 
@@ -65,13 +64,12 @@ type Server struct {
 
 	listeners  []*ftpListener
 	metricsSrv *metricsServer
-	sessions   sync.Map // *session → struct{}
-	pending    sync.Map // connKey → *controlConn, until ClientConnected claims it
-	byID       sync.Map // session id → *session
-	active     atomic.Int64
+	reg        *registry
 	stopping   atomic.Bool
 	reloadMu   sync.Mutex
 	banSaveMu  sync.Mutex
+
+	storage storage // folders' quotas and their usage, across reloads
 
 	cluster   *cluster.Cluster // nil without [cluster]
 	bus       *events.Bus
@@ -105,7 +103,7 @@ func New(opts Options) (*Server, error) {
 	if opts.Stderr == nil {
 		opts.Stderr = os.Stderr
 	}
-	s := &Server{opts: opts, conns: newConnTracker(), userLim: make(map[string][2]*fs.Limiter)}
+	s := &Server{opts: opts, reg: newRegistry(), userLim: make(map[string][2]*fs.Limiter)}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	if opts.ConfigPath == "" {
 		e, err := newEmbedded()
@@ -125,7 +123,6 @@ func New(opts Options) (*Server, error) {
 	logWarnings(s.log, cfg)
 
 	s.verifier = auth.NewVerifier(0, 0, 0)
-	s.userSess = auth.NewSessions()
 	s.serverDown = fs.NewLimiter(cfg.Limits.Download)
 	s.serverUp = fs.NewLimiter(cfg.Limits.Upload)
 	s.baseTLS = s.baseTLSConfig()
@@ -266,6 +263,9 @@ func (s *Server) startListener(addr, mode string) error {
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", addr, err)
 	}
+	if popt, ok := s.proxyOptions(); ok {
+		ln = proxy.Wrap(ln, popt) // PROXY first: admission judges the header's address
+	}
 	g := &gate{Listener: ln, s: s, mode: mode}
 	idx := len(s.listeners)
 	d := &driver{s: s, gate: g, mode: mode, idx: idx, addr: addr}
@@ -399,6 +399,9 @@ func (s *Server) noteRestartNeeded(old, cfg *config.Config) {
 	check("active", old.Active != cfg.Active)
 	check("log.format", old.Log.Format != cfg.Log.Format)
 	check("autoban.state_file", old.Autoban.StateFile != cfg.Autoban.StateFile)
+	check("proxy_protocol", !slices.Equal(old.Proxy.Trusted, cfg.Proxy.Trusted) || old.Proxy.Timeout != cfg.Proxy.Timeout)
+	check("cluster", old.Cluster != cfg.Cluster)
+	check("admin.listen", old.Admin.Listen != cfg.Admin.Listen || old.Admin.TLS != cfg.Admin.TLS)
 }
 
 // Shutdown stops accepting connections, lets running transfers finish until ctx
@@ -407,23 +410,23 @@ func (s *Server) noteRestartNeeded(old, cfg *config.Config) {
 func (s *Server) Shutdown(ctx context.Context) (waited, cut int) {
 	s.stopping.Store(true)
 	s.stopListeners()
-	waited = int(s.active.Load())
+	waited = int(s.reg.transfers.Load())
 	if waited > 0 {
 		s.log.Info("waiting for transfers to finish", "transfers", waited)
 	}
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 wait:
-	for s.active.Load() > 0 {
+	for s.reg.transfers.Load() > 0 {
 		select {
 		case <-ctx.Done():
 			break wait
 		case <-tick.C:
 		}
 	}
-	cut = int(s.active.Load())
-	s.sessions.Range(func(k, _ any) bool {
-		k.(*session).closeWith("Server shutting down, closing control connection.")
+	cut = int(s.reg.transfers.Load())
+	s.reg.each(func(sess *session) bool {
+		sess.closeWith("Server shutting down, closing control connection.")
 		return true
 	})
 	if s.adminSrv != nil {
@@ -496,6 +499,27 @@ func (s *Server) autobanSaver() {
 		}
 	}
 }
+
+// proxyOptions are the PROXY protocol settings of the listeners, control and
+// passive data alike; false when [proxy_protocol] trusts no balancer (the
+// listeners are then not wrapped at all).
+func (s *Server) proxyOptions() (proxy.Options, bool) {
+	pp := s.boot.Proxy
+	if len(pp.Trusted) == 0 {
+		return proxy.Options{}, false
+	}
+	return proxy.Options{
+		Trusted: pp.Trusted,
+		Timeout: pp.Timeout,
+		Logger:  s.log.With("component", "proxy"),
+		OnRefused: func(netip.Addr, string) {
+			s.metrics.connectionsTotal.WithLabelValues(connRefusedProxy).Inc() // the package logs it
+		},
+	}, true
+}
+
+// proxied reports whether listeners expect PROXY headers from balancers.
+func (s *Server) proxied() bool { return len(s.boot.Proxy.Trusted) > 0 }
 
 // nonNil makes an empty list a JSON [] rather than null in the logs.
 func nonNil(l []string) []string {

@@ -2,11 +2,14 @@ package server_test
 
 import (
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/wharf-ftp/wharf/internal/engine"
 	"github.com/wharf-ftp/wharf/server/servertest"
@@ -273,5 +276,50 @@ func TestLongLineGets500(t *testing.T) {
 	code, line, err := c.tryRead()
 	if err != nil || code != 500 {
 		t.Fatalf("a 1 MB line got %q, %v", line, err)
+	}
+}
+
+// TestActiveUseControlAddress: with [active] use_control_address, a PORT or
+// EPRT naming a private address (a client behind NAT) connects to the control
+// connection's address with that port; off, it is refused. A PORT naming
+// another public address is still refused (no bounce).
+func TestActiveUseControlAddress(t *testing.T) {
+	t.Parallel()
+	for _, on := range []bool{true, false} {
+		in := startNet(t, netConfig("127.0.0.1:0", `ports = "{{ports}}"`, fmt.Sprintf("use_control_address = %v", on)))
+		c := loginFrom(t, "127.0.0.1", in.Addr)
+		data := listenOn(t, "127.0.0.1")
+		port := data.Addr().(*net.TCPAddr).Port
+		for _, cmd := range []string{
+			fmt.Sprintf("PORT 10,0,0,5,%d,%d", port>>8, port&0xff),
+			fmt.Sprintf("EPRT |1|192.168.1.20|%d|", port),
+		} {
+			code, msg := c.cmd(cmd)
+			if !on {
+				if code < 500 {
+					t.Fatalf("use_control_address off: %s got %q", cmd, msg)
+				}
+				continue
+			}
+			if code != 200 {
+				t.Fatalf("%s: %q", cmd, msg)
+			}
+			c.send("RETR hello.txt")
+			conn := acceptOne(data, 5*time.Second)
+			if conn == nil {
+				t.Fatalf("%s: no data connection to the control address", cmd)
+			}
+			got, _ := io.ReadAll(conn)
+			conn.Close()
+			if code, msg := c.read(); code != 150 || string(got) != "hello from wharf\n" {
+				t.Fatalf("%s: %q, got %q", cmd, msg, got)
+			}
+			if code, msg := c.read(); code != 226 {
+				t.Fatalf("%s: %q", cmd, msg)
+			}
+		}
+		if code, msg := c.cmd("PORT 8,8,8,8,4,0"); code < 500 {
+			t.Fatalf("a public foreign address: %q", msg)
+		}
 	}
 }

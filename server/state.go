@@ -6,6 +6,7 @@ import (
 
 	"github.com/wharf-ftp/wharf/auth"
 	"github.com/wharf-ftp/wharf/fs"
+	"github.com/wharf-ftp/wharf/fs/s3"
 	"github.com/wharf-ftp/wharf/passive"
 	"github.com/wharf-ftp/wharf/server/config"
 )
@@ -20,19 +21,22 @@ type state struct {
 	tls      *tlsMaterial
 	ban      auth.BanPolicy
 	announce passive.AnnouncerConfig
+	// accounts holds, by user name, what each account sees (its mounts with
+	// their backends and quotas) and its limits; auth keeps who may log in.
+	accounts map[string]*account
+	stores   map[string]*s3.Store
+	commit   []func() // applied when the state is put in use (commitStorage)
 }
 
-// account is the server's data attached to an auth.User.
+// account is what one user sees and may use.
 type account struct {
 	cfg    *config.User
 	mounts []fs.Mount
 	limits config.Limits
 }
 
-func accountOf(u *auth.User) *account {
-	a, _ := u.Data.(*account)
-	return a
-}
+// account returns the account of the user name, nil when unknown.
+func (st *state) account(name string) *account { return st.accounts[name] }
 
 func (s *Server) buildState(cfg *config.Config) (*state, error) {
 	st := &state{
@@ -62,6 +66,11 @@ func (s *Server) buildState(cfg *config.Config) (*state, error) {
 	}
 	st.tls = m
 
+	st.stores, err = s.openStores(cfg)
+	if err != nil {
+		return nil, err
+	}
+	st.accounts = make(map[string]*account, len(cfg.Users))
 	users := make([]*auth.User, 0, len(cfg.Users))
 	for _, cu := range cfg.Users {
 		var filters []*auth.Filter
@@ -77,14 +86,17 @@ func (s *Server) buildState(cfg *config.Config) (*state, error) {
 			RequireTLS:          cu.RequireTLS,
 			TLSCertificateLogin: cu.TLSCertificateLogin,
 			Filters:             filters,
-			Data: &account{
-				cfg:    cu,
-				mounts: cfg.Mounts(cu),
-				limits: cfg.UserLimits(cu),
-			},
 		})
+		st.accounts[cu.Name] = &account{
+			cfg:    cu,
+			mounts: s.mountsFor(cfg, st.stores, cu, &st.commit),
+			limits: cfg.UserLimits(cu),
+		}
 	}
 	st.dir = auth.NewDirectory(users, s.verifier)
+	if s.cur.Load() == nil {
+		s.commitStorage(st) // the first state is put in use at once
+	}
 	return st, nil
 }
 
@@ -129,18 +141,18 @@ func (s *Server) admit(addr netip.Addr) (result, text string, release func()) {
 		return connRefusedLimit, "server shutting down", nil
 	}
 	perIP := st.cfg.Server.MaxConnectionsPerIP
-	if text := s.conns.acquire(addr, st.cfg.Server.MaxConnections, perIP); text != "" {
+	if text := s.reg.conns.acquire(addr, st.cfg.Server.MaxConnections, perIP); text != "" {
 		return connRefusedLimit, text, nil
 	}
 	shared, ok := s.slot("ip:"+addr.String(), perIP)
 	if !ok {
-		s.conns.release(addr)
+		s.reg.conns.release(addr)
 		return connRefusedLimit, "too many connections from your address (max_connections_per_ip), try again later", nil
 	}
 	s.metrics.connectionsTotal.WithLabelValues(connAccepted).Inc()
 	return connAccepted, "", func() {
 		shared()
-		s.conns.release(addr)
+		s.reg.conns.release(addr)
 	}
 }
 
@@ -163,6 +175,7 @@ func (s *Server) limitersFor(name string, lim config.Limits) (down, up *fs.Limit
 
 // applyLimits pushes the rates of a new state into the long-lived limiters.
 func (s *Server) applyLimits(st *state) {
+	s.commitStorage(st)
 	s.serverDown.SetRate(st.cfg.Limits.Download)
 	s.serverUp.SetRate(st.cfg.Limits.Upload)
 	s.userLimMu.Lock()
@@ -174,7 +187,7 @@ func (s *Server) applyLimits(st *state) {
 			pair[1].SetRate(0)
 			continue
 		}
-		a := accountOf(u)
+		a := st.account(u.Name)
 		pair[0].SetRate(a.limits.Download)
 		pair[1].SetRate(a.limits.Upload)
 	}

@@ -10,10 +10,21 @@ import (
 // own. Where two share a mount point the user's own folder wins, then the
 // later group in u.Groups. The table is sorted by mount point.
 func (c *Config) Mounts(u *User) []fs.Mount {
-	byMount := map[string]fs.Mount{}
+	folders := c.Folders(u)
+	out := make([]fs.Mount, 0, len(folders))
+	for _, f := range folders {
+		out = append(out, fs.Mount{Path: f.Mount, Dir: f.Path, Perm: f.Perm})
+	}
+	return out
+}
+
+// Folders returns the folders behind u's mount table (see Mounts), sorted by
+// mount point.
+func (c *Config) Folders(u *User) []Folder {
+	byMount := map[string]Folder{}
 	add := func(folders []Folder) {
 		for _, f := range folders {
-			byMount[f.Mount] = fs.Mount{Path: f.Mount, Dir: f.Path, Perm: f.Perm}
+			byMount[f.Mount] = f
 		}
 	}
 	for _, name := range u.Groups {
@@ -22,11 +33,11 @@ func (c *Config) Mounts(u *User) []fs.Mount {
 		}
 	}
 	add(u.Folders)
-	out := make([]fs.Mount, 0, len(byMount))
-	for _, m := range byMount {
-		out = append(out, m)
+	out := make([]Folder, 0, len(byMount))
+	for _, f := range byMount {
+		out = append(out, f)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	sort.Slice(out, func(i, j int) bool { return out[i].Mount < out[j].Mount })
 	return out
 }
 
