@@ -536,8 +536,6 @@ func addrOf(a net.Addr) netip.Addr {
 // listen opens a TCP listener with keepalive on accepted connections, so routers
 // keep an idle control connection open during a long transfer.
 func listen(addr string) (net.Listener, error) {
-	lc := net.ListenConfig{KeepAliveConfig: net.KeepAliveConfig{
-		Enable: true, Idle: 30 * time.Second, Interval: 15 * time.Second, Count: 4,
-	}}
+	lc := net.ListenConfig{KeepAliveConfig: controlKeepAlive}
 	return lc.Listen(context.Background(), "tcp", addr)
 }
