@@ -35,6 +35,7 @@ const (
 // upgrader runs gapless upgrades over a tableflip.Upgrader, one at a time.
 type upgrader struct {
 	upg     *tableflip.Upgrader
+	init    bool // this process is PID 1: its exit would end every process of its PID namespace
 	busy    atomic.Bool
 	results chan upgradeResult
 }
@@ -46,14 +47,21 @@ type upgradeResult struct {
 	report []string
 }
 
-var errUpgradeRunning = errors.New("an upgrade is already in progress")
+var (
+	errUpgradeRunning = errors.New("an upgrade is already in progress")
+	errUpgradeInit    = errors.New("upgrade refused: wharf runs as PID 1 (a container's first process), and its exit " +
+		"would end the new process too: replace the container instead")
+)
 
 func newUpgrader(upg *tableflip.Upgrader) *upgrader {
-	return &upgrader{upg: upg, results: make(chan upgradeResult, 1)}
+	return &upgrader{upg: upg, init: os.Getpid() == 1, results: make(chan upgradeResult, 1)}
 }
 
 // start starts an upgrade; its outcome arrives on results.
 func (u *upgrader) start() error {
+	if u.init {
+		return errUpgradeInit
+	}
 	if !u.busy.CompareAndSwap(false, true) {
 		return errUpgradeRunning
 	}

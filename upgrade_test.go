@@ -180,6 +180,18 @@ func (l *dialLoop) finish() (int, []string) {
 	return l.counts()
 }
 
+// TestUpgradeRefusedAsInit: as a container's first process, whose exit ends
+// the container, wharf refuses to upgrade.
+func TestUpgradeRefusedAsInit(t *testing.T) {
+	u := &upgrader{init: true, results: make(chan upgradeResult, 1)}
+	if err := u.start(); !errors.Is(err, errUpgradeInit) {
+		t.Fatalf("start as PID 1: %v", err)
+	}
+	if u.busy.Load() {
+		t.Fatal("a refused upgrade left the upgrader busy")
+	}
+}
+
 // TestUpgrade: SIGUSR2 while a throttled download runs and clients keep
 // connecting, in clear and over implicit FTPS. The new process takes the
 // listeners over (control, implicit, admin socket, metrics) and writes its PID; no connection attempt is refused or left
