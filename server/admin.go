@@ -74,8 +74,7 @@ func (s *Server) adminLogin(user, pass string) (string, bool) {
 
 func (b *adminBackend) Status(context.Context) (admin.Status, error) {
 	s := b.s
-	n := 0
-	s.sessions.Range(func(any, any) bool { n++; return true })
+	n := s.reg.count()
 	s.reloadMu.Lock()
 	loaded, errs := s.loadedAt, slices.Clone(s.reloadErrors)
 	s.reloadMu.Unlock()
@@ -88,7 +87,7 @@ func (b *adminBackend) Status(context.Context) (admin.Status, error) {
 		PID:            os.Getpid(),
 		StartedAt:      s.startedAt,
 		Sessions:       n,
-		Transfers:      int(max(s.active.Load(), 0)),
+		Transfers:      int(max(s.reg.transfers.Load(), 0)),
 		ConfigLoadedAt: loaded,
 		ConfigOK:       len(errs) == 0,
 		ConfigErrors:   errs,
@@ -115,8 +114,7 @@ func (b *adminBackend) localSessions() ([]admin.Session, error) {
 	node := s.state().cfg.Cluster.NodeName()
 	out := []admin.Session{}
 	now := time.Now()
-	s.sessions.Range(func(k, _ any) bool {
-		sess := k.(*session)
+	s.reg.each(func(sess *session) bool {
 		as := admin.Session{
 			ID:          sess.id,
 			Node:        node,
@@ -141,7 +139,7 @@ func (b *adminBackend) localSessions() ([]admin.Session, error) {
 
 func (b *adminBackend) Kick(ctx context.Context, id string) error {
 	s := b.s
-	v, ok := s.byID.Load(id)
+	sess, ok := s.reg.session(id)
 	if !ok {
 		if s.cluster != nil {
 			if found, err := s.cluster.Kick(ctx, id); err == nil && found {
@@ -150,7 +148,6 @@ func (b *adminBackend) Kick(ctx context.Context, id string) error {
 		}
 		return admin.ErrNotFound
 	}
-	sess := v.(*session)
 	sess.log.Warn("session kicked by an operator")
 	sess.closeWith("Your session was closed by the server's operator.")
 	return nil
@@ -208,8 +205,8 @@ func (s *Server) banned(p netip.Prefix) {
 // failed login started the ban gets its 530 instead (the library then
 // disconnects it).
 func (s *Server) closeBanned(p netip.Prefix) {
-	s.sessions.Range(func(k, _ any) bool {
-		if sess := k.(*session); p.Contains(sess.remote) && !sess.inLogin.Load() {
+	s.reg.each(func(sess *session) bool {
+		if p.Contains(sess.remote) && !sess.inLogin.Load() {
 			sess.log.Warn("session closed: its address is banned", "network", p.String())
 			sess.closeWith("Your address is banned.")
 		}
@@ -274,7 +271,7 @@ func (b *adminBackend) Users(context.Context) ([]admin.User, error) {
 			Name:     cu.Name,
 			Groups:   append([]string{}, cu.Groups...),
 			Disabled: cu.Disabled,
-			Sessions: s.userSess.Count(cu.Name),
+			Sessions: s.reg.users.Count(cu.Name),
 			Folders:  []admin.Folder{},
 		}
 		for _, f := range s.UserFolders(cu.Name) {

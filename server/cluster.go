@@ -37,8 +37,8 @@ func (s *Server) startCluster(cfg *config.Config) error {
 			}
 		},
 		OnKick: func(id string) {
-			if v, ok := s.byID.Load(id); ok {
-				v.(*session).closeWith("Your session was closed by the server's operator.")
+			if sess, ok := s.reg.session(id); ok {
+				sess.closeWith("Your session was closed by the server's operator.")
 			}
 		},
 	})

@@ -121,11 +121,8 @@ func (sess *session) attrs() []slog.Attr {
 
 // sessionByID finds a session by its listener and ftpserverlib client number.
 func (s *Server) sessionByID(listener int, clientID uint32) *session {
-	v, ok := s.byID.Load(s.sessionID(listener, clientID))
-	if !ok {
-		return nil
-	}
-	return v.(*session)
+	sess, _ := s.reg.session(s.sessionID(listener, clientID))
+	return sess
 }
 
 // sessionID names a session: LISTENER.CLIENT, and @NODE in a cluster, where
@@ -204,8 +201,7 @@ func (d *driver) ClientConnected(cc ftpserver.ClientContext) (string, error) {
 	}
 	sess.log = s.log.With("session", sess.id, "remote", sess.remote.String())
 	cc.SetExtra(sess)
-	s.sessions.Store(sess, struct{}{})
-	s.byID.Store(sess.id, sess)
+	s.reg.add(sess)
 	if s.logLevel.Level() <= slog.LevelDebug {
 		cc.SetDebug(true)
 	}
@@ -215,11 +211,7 @@ func (d *driver) ClientConnected(cc ftpserver.ClientContext) (string, error) {
 
 // pendingConn finds the controlConn the gate accepted for cc.
 func (s *Server) pendingConn(cc ftpserver.ClientContext) (*controlConn, bool) {
-	v, ok := s.pending.LoadAndDelete(connKey(cc.RemoteAddr(), cc.LocalAddr()))
-	if !ok {
-		return nil, false
-	}
-	return v.(*controlConn), true
+	return s.reg.claim(connKey(cc.RemoteAddr(), cc.LocalAddr()))
 }
 
 func (d *driver) ClientDisconnected(cc ftpserver.ClientContext) {
@@ -228,8 +220,7 @@ func (d *driver) ClientDisconnected(cc ftpserver.ClientContext) {
 	if sess == nil {
 		return
 	}
-	s.sessions.Delete(sess)
-	s.byID.Delete(sess.id)
+	s.reg.remove(sess)
 	u := s.logout(sess)
 	if sess.conn != nil {
 		if u == nil && sess.conn.timedOut.Load() {
@@ -246,7 +237,7 @@ func (d *driver) ClientDisconnected(cc ftpserver.ClientContext) {
 func (s *Server) logout(sess *session) *auth.User {
 	u := sess.user.Swap(nil)
 	if u != nil {
-		s.userSess.Release(u.Name)
+		s.reg.users.Release(u.Name)
 		s.metrics.sessionsLoggedIn.Dec()
 	}
 	if release := sess.userSlot.Swap(nil); release != nil {
@@ -383,9 +374,9 @@ func (s *Server) refused(sess *session, reason, msg, user string) {
 func (s *Server) openSession(cc ftpserver.ClientContext, sess *session, u *auth.User) (ftpserver.ClientDriver, error) {
 	var release func()
 	ok := false
-	if s.userSess.Acquire(u.Name, u.MaxSessions) {
+	if s.reg.users.Acquire(u.Name, u.MaxSessions) {
 		if release, ok = s.slot("user:"+u.Name, u.MaxSessions); !ok {
-			s.userSess.Release(u.Name)
+			s.reg.users.Release(u.Name)
 		}
 	}
 	if !ok {
@@ -397,7 +388,7 @@ func (s *Server) openSession(cc ftpserver.ClientContext, sess *session, u *auth.
 	st := s.state()
 	a := st.account(u.Name)
 	if a == nil { // removed by a reload meanwhile
-		s.userSess.Release(u.Name)
+		s.reg.users.Release(u.Name)
 		return nil, errLoginIncorrect
 	}
 	down, up := s.limitersFor(u.Name, a.limits)
@@ -413,7 +404,7 @@ func (s *Server) openSession(cc ftpserver.ClientContext, sess *session, u *auth.
 		WorkDir:        cc.Path,
 	})
 	if err != nil {
-		s.userSess.Release(u.Name)
+		s.reg.users.Release(u.Name)
 		if r := sess.userSlot.Swap(nil); r != nil {
 			(*r)()
 		}
@@ -459,6 +450,10 @@ func (d *driver) WrapPassiveListener(l net.Listener) (net.Listener, error) {
 		Listener:  s.ports.WrapListener(l),
 		strictEOF: func() bool { return s.state().cfg.TLS.StrictUploadEOF },
 		admit:     s.dataPeerAdmission(),
+		onCut: func(c *dataConn) {
+			s.log.Warn("TLS upload ended without close_notify: interrupted (strict_upload_eof)",
+				"remote", addrOf(c.RemoteAddr()).String())
+		},
 		onClose: func(c *dataConn) {
 			s.noteHandshakeEnd(tlsModeData, c.tlsState.Load(), s.log.With("remote", addrOf(c.RemoteAddr()).String()))
 		},
@@ -481,8 +476,7 @@ func (s *Server) dataPeerAdmission() func(netip.Addr) bool {
 	}
 	return func(a netip.Addr) bool {
 		found := false
-		s.sessions.Range(func(k, _ any) bool {
-			sess := k.(*session)
+		s.reg.each(func(sess *session) bool {
 			found = sess.remote == a && sess.user.Load() != nil
 			return !found
 		})
@@ -509,7 +503,7 @@ func (f *sessionFS) GetHandle(name string, flags int, offset int64) (ftpserver.F
 	if err != nil {
 		return nil, f.refused(name, err)
 	}
-	f.s.active.Add(1)
+	f.s.reg.transfers.Add(1)
 	lt := &liveTransfer{direction: admin.Download, path: name, started: time.Now()}
 	if flags&(os.O_WRONLY|os.O_RDWR) != 0 {
 		lt.direction = admin.Upload
@@ -648,7 +642,7 @@ func (f *sessionFS) refused(name string, err error) error {
 }
 
 func (s *Server) transferDone(sess *session, u *auth.User, t fs.Transfer) {
-	defer s.active.Add(-1)
+	defer s.reg.transfers.Add(-1)
 	dir := t.Direction.String()
 	result := transferComplete
 	if !t.Complete {

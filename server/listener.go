@@ -22,41 +22,6 @@ const refusalWriteTimeout = 2 * time.Second
 // beyond it, refused connections are closed at once.
 const maxConcurrentRefusals = 64
 
-// connTracker counts open control connections, in total and per address.
-type connTracker struct {
-	mu    sync.Mutex
-	perIP map[netip.Addr]int
-	total int
-}
-
-func newConnTracker() *connTracker { return &connTracker{perIP: make(map[netip.Addr]int)} }
-
-// acquire takes a slot for addr; it returns "" on success, or the refusal text.
-func (t *connTracker) acquire(addr netip.Addr, maxTotal, maxPerIP int) string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if maxTotal > 0 && t.total >= maxTotal {
-		return "too many connections to this server (max_connections), try again later"
-	}
-	if maxPerIP > 0 && t.perIP[addr] >= maxPerIP {
-		return "too many connections from your address (max_connections_per_ip), try again later"
-	}
-	t.total++
-	t.perIP[addr]++
-	return ""
-}
-
-func (t *connTracker) release(addr netip.Addr) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.total--
-	if n := t.perIP[addr] - 1; n > 0 {
-		t.perIP[addr] = n
-	} else {
-		delete(t.perIP, addr)
-	}
-}
-
 // gate is the listener ftpserverlib accepts from. It refuses banned, filtered and
 // over-limit connections with a 421 before the library sees them, and wraps the
 // others in a controlConn (implicit listeners also in TLS).
@@ -84,7 +49,7 @@ func (g *gate) Accept() (net.Conn, error) {
 			g.s.metrics.connections.Dec()
 		}}
 		g.s.metrics.connections.Inc()
-		g.s.pending.Store(connKey(c.RemoteAddr(), c.LocalAddr()), cc)
+		g.s.reg.expect(connKey(c.RemoteAddr(), c.LocalAddr()), cc)
 		if g.mode == tlsModeImplicit {
 			tc := g.s.implicitTLS(cc)
 			cc.setReplies(tc)
@@ -246,6 +211,7 @@ type dataConn struct {
 	tlsState     atomic.Int32
 	strictEOF    bool // [tls] strict_upload_eof, read when the connection was accepted
 	onClose      func(*dataConn)
+	onCut        func(*dataConn) // a TLS upload ended without close_notify
 	once         sync.Once
 
 	mu       sync.Mutex
@@ -414,6 +380,9 @@ func (c *dataConn) UploadEnd() error {
 	case end != nil && end != io.EOF:
 		return end
 	case end == io.EOF && c.strictEOF && c.tlsState.Load() != 0:
+		if c.onCut != nil {
+			c.onCut(c)
+		}
 		return errNoCloseNotify
 	}
 	return nil
@@ -478,6 +447,7 @@ type dataListener struct {
 	net.Listener
 	onClose   func(*dataConn)
 	strictEOF func() bool
+	onCut     func(*dataConn)
 	admit     func(netip.Addr) bool // nil: every connection goes to the library's data-peer check
 	idle      *time.Timer
 	accepted  atomic.Bool
@@ -514,7 +484,7 @@ func (l *dataListener) Accept() (net.Conn, error) {
 	if !ok {
 		return c, nil
 	}
-	return &dataConn{Stream: tc, onClose: l.onClose, strictEOF: l.strictEOF()}, nil
+	return &dataConn{Stream: tc, onClose: l.onClose, onCut: l.onCut, strictEOF: l.strictEOF()}, nil
 }
 
 func (l *dataListener) Close() error {

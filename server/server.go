@@ -52,11 +52,9 @@ type Server struct {
 
 	metrics   *metrics
 	verifier  *auth.Verifier
-	userSess  *auth.Sessions
 	autoban   *auth.Autoban
 	ports     *passive.Ports
 	announcer *passive.Announcer
-	conns     *connTracker
 	baseTLS   *tls.Config
 	xfer      *xferLog
 
@@ -66,10 +64,7 @@ type Server struct {
 
 	listeners  []*ftpListener
 	metricsSrv *metricsServer
-	sessions   sync.Map // *session → struct{}
-	pending    sync.Map // connKey → *controlConn, until ClientConnected claims it
-	byID       sync.Map // session id → *session
-	active     atomic.Int64
+	reg        *registry
 	stopping   atomic.Bool
 	reloadMu   sync.Mutex
 	banSaveMu  sync.Mutex
@@ -108,7 +103,7 @@ func New(opts Options) (*Server, error) {
 	if opts.Stderr == nil {
 		opts.Stderr = os.Stderr
 	}
-	s := &Server{opts: opts, conns: newConnTracker(), userLim: make(map[string][2]*fs.Limiter)}
+	s := &Server{opts: opts, reg: newRegistry(), userLim: make(map[string][2]*fs.Limiter)}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	if opts.ConfigPath == "" {
 		e, err := newEmbedded()
@@ -128,7 +123,6 @@ func New(opts Options) (*Server, error) {
 	logWarnings(s.log, cfg)
 
 	s.verifier = auth.NewVerifier(0, 0, 0)
-	s.userSess = auth.NewSessions()
 	s.serverDown = fs.NewLimiter(cfg.Limits.Download)
 	s.serverUp = fs.NewLimiter(cfg.Limits.Upload)
 	s.baseTLS = s.baseTLSConfig()
@@ -416,23 +410,23 @@ func (s *Server) noteRestartNeeded(old, cfg *config.Config) {
 func (s *Server) Shutdown(ctx context.Context) (waited, cut int) {
 	s.stopping.Store(true)
 	s.stopListeners()
-	waited = int(s.active.Load())
+	waited = int(s.reg.transfers.Load())
 	if waited > 0 {
 		s.log.Info("waiting for transfers to finish", "transfers", waited)
 	}
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 wait:
-	for s.active.Load() > 0 {
+	for s.reg.transfers.Load() > 0 {
 		select {
 		case <-ctx.Done():
 			break wait
 		case <-tick.C:
 		}
 	}
-	cut = int(s.active.Load())
-	s.sessions.Range(func(k, _ any) bool {
-		k.(*session).closeWith("Server shutting down, closing control connection.")
+	cut = int(s.reg.transfers.Load())
+	s.reg.each(func(sess *session) bool {
+		sess.closeWith("Server shutting down, closing control connection.")
 		return true
 	})
 	if s.adminSrv != nil {

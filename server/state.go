@@ -141,18 +141,18 @@ func (s *Server) admit(addr netip.Addr) (result, text string, release func()) {
 		return connRefusedLimit, "server shutting down", nil
 	}
 	perIP := st.cfg.Server.MaxConnectionsPerIP
-	if text := s.conns.acquire(addr, st.cfg.Server.MaxConnections, perIP); text != "" {
+	if text := s.reg.conns.acquire(addr, st.cfg.Server.MaxConnections, perIP); text != "" {
 		return connRefusedLimit, text, nil
 	}
 	shared, ok := s.slot("ip:"+addr.String(), perIP)
 	if !ok {
-		s.conns.release(addr)
+		s.reg.conns.release(addr)
 		return connRefusedLimit, "too many connections from your address (max_connections_per_ip), try again later", nil
 	}
 	s.metrics.connectionsTotal.WithLabelValues(connAccepted).Inc()
 	return connAccepted, "", func() {
 		shared()
-		s.conns.release(addr)
+		s.reg.conns.release(addr)
 	}
 }
 
