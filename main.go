@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/cloudflare/tableflip"
 	"golang.org/x/sys/unix"
 
 	"github.com/wharf-ftp/wharf/admin/ctl"
@@ -48,7 +49,7 @@ type command struct {
 }
 
 var commands = []command{
-	{"serve", "wharf [serve] [--config FILE]",
+	{"serve", "wharf [serve] [--config FILE] [--pid-file FILE]",
 		"Run the server in the foreground. Without --config it serves the embedded default\n" +
 			"(127.0.0.1:2121, folder ./wharf-data, a random password printed at start)."},
 	{"check", "wharf check [--config] FILE [--client ADDR] [--skip-path-checks]",
@@ -251,35 +252,86 @@ func printConfigErrors(w io.Writer, err error) {
 func serve(args []string, stdout, stderr io.Writer) int {
 	c := newCLI("serve", stdout, stderr)
 	configPath := c.fl.String("config", "", "the configuration `FILE` (default: the embedded default)")
+	pidFile := c.fl.String("pid-file", "", "write the process id to `FILE` once serving, and again after each upgrade (for systemd's PIDFile=)")
 	if _, code, ok := c.parse(args, 0); !ok {
 		return code
 	}
-	srv, err := server.New(server.Options{ConfigPath: *configPath, Stdout: stdout, Stderr: stderr, Version: versionString()})
-	if err != nil {
-		printConfigErrors(stderr, err)
-		return exitFailure
-	}
-	// Signals are taken in one goroutine, so reloads never overlap.
+	// Signals are taken in one goroutine, so reloads never overlap; they are
+	// caught from the start, so an early SIGUSR2 does not end the process.
 	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGUSR2, syscall.SIGTERM, syscall.SIGINT)
 	defer signal.Stop(sigs)
-	if err := srv.Start(); err != nil {
+
+	upg, err := tableflip.New(tableflip.Options{PIDFile: *pidFile})
+	if err != nil {
 		fmt.Fprintln(stderr, "wharf:", err)
 		return exitFailure
 	}
+	// A process started by an upgrade reports why it could not start to the
+	// old one, which goes on serving and logs it.
+	report := &reportWriter{stderr: stderr}
+	if f, err := upg.File(reportName); err == nil && f != nil {
+		report.pipe = f
+	}
+	defer report.close()
+	up := newUpgrader(upg)
+
+	srv, err := server.New(server.Options{ConfigPath: *configPath, Stdout: stdout, Stderr: stderr, Version: versionString(),
+		Upgrade: up.start, Listen: inherit(upg)})
+	if err != nil {
+		printConfigErrors(report, err)
+		return exitFailure
+	}
+	if err := srv.Start(); err != nil {
+		fmt.Fprintln(report, "wharf:", err)
+		return exitFailure
+	}
+	if err := upg.Ready(); err != nil {
+		fmt.Fprintln(report, "wharf:", err)
+		return exitFailure
+	}
+	report.close()
+	log := srv.Logger()
+	if upg.HasParent() {
+		log.Info("upgrade: serving in place of the old process", "pid", os.Getpid(), "old_pid", os.Getppid())
+	}
 	srv.LogCertificate()
-	for sig := range sigs {
-		switch sig {
-		case syscall.SIGHUP:
-			_ = srv.Reload()
-		default:
+	for {
+		select {
+		case sig := <-sigs:
+			switch sig {
+			case syscall.SIGHUP:
+				_ = srv.Reload()
+			case syscall.SIGUSR2:
+				log.Info("upgrade requested", "signal", "SIGUSR2")
+				if err := up.start(); err != nil {
+					log.Warn("upgrade not started", "err", err)
+				}
+			default:
+				// No upgrade may start or finish from here on.
+				upg.Stop()
+				ctx, cancel := context.WithTimeout(context.Background(), srv.ShutdownGrace())
+				srv.Shutdown(ctx)
+				cancel()
+				stopped(upg, *pidFile)
+				return exitOK
+			}
+		case res := <-up.results:
+			if res.err != nil {
+				for _, l := range res.report {
+					log.Error("upgrade failed: " + l)
+				}
+				log.Error("upgrade failed: this process goes on serving", "err", res.err)
+				up.failed()
+				continue
+			}
+			log.Info("upgrade: the new process is ready; this one stops accepting and exits once its transfers are done")
 			ctx, cancel := context.WithTimeout(context.Background(), srv.ShutdownGrace())
-			srv.Shutdown(ctx)
+			srv.Handover(ctx)
 			cancel()
 			return exitOK
 		}
 	}
-	return exitOK
 }
 
 func check(args []string, stdout, stderr io.Writer) int {

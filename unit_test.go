@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -91,4 +92,24 @@ func TestUnitReload(t *testing.T) {
 	}
 	d.signal(t, syscall.SIGTERM)
 	<-d.done
+}
+
+// TestUnitPIDFile: the unit's PIDFile= is the file ExecStart gives wharf with
+// --pid-file, in the unit's RuntimeDirectory, so that systemd follows the new
+// process of an upgrade.
+func TestUnitPIDFile(t *testing.T) {
+	start := unitLines(t, "ExecStart")
+	pid := unitLines(t, "PIDFile")
+	runtime := unitLines(t, "RuntimeDirectory")
+	if len(start) != 1 || len(pid) != 1 || len(runtime) != 1 {
+		t.Fatalf("ExecStart %q, PIDFile %q, RuntimeDirectory %q", start, pid, runtime)
+	}
+	words := strings.Fields(start[0])
+	i := slices.Index(words, "--pid-file")
+	if i < 0 || i+1 >= len(words) || words[i+1] != pid[0] {
+		t.Fatalf("ExecStart %q does not write PIDFile=%s", start[0], pid[0])
+	}
+	if filepath.Dir(pid[0]) != "/run/"+runtime[0] {
+		t.Errorf("PIDFile=%s is not in RuntimeDirectory=%s", pid[0], runtime[0])
+	}
 }

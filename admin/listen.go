@@ -21,13 +21,32 @@ const socketMode fs.FileMode = 0o660
 // that a process it was handed to keeps the path) or "host:port" (TCP; HTTPS when tlsConfig
 // is not nil).
 func Listen(addr string, tlsConfig *tls.Config) (net.Listener, error) {
+	return ListenWith(nil, addr, tlsConfig)
+}
+
+// ListenFunc returns a listener for network and address: one the process was
+// handed (an upgrade passes its listening sockets on), or one made by create.
+type ListenFunc func(network, addr string, create func(network, addr string) (net.Listener, error)) (net.Listener, error)
+
+// ListenWith is Listen, with the socket taken from listen (nil: always a new
+// one). A unix socket handed over keeps its path and mode; TLS is layered on
+// whichever TCP listener listen returns.
+func ListenWith(listen ListenFunc, addr string, tlsConfig *tls.Config) (net.Listener, error) {
+	if listen == nil {
+		listen = func(network, addr string, create func(network, addr string) (net.Listener, error)) (net.Listener, error) {
+			return create(network, addr)
+		}
+	}
 	if path, ok := strings.CutPrefix(addr, "unix:"); ok {
 		if tlsConfig != nil {
 			return nil, errors.New("admin: TLS applies to a TCP listener, not to a unix socket")
 		}
-		return listenUnix(path)
+		if !filepath.IsAbs(path) {
+			return nil, fmt.Errorf("admin: unix socket %q needs an absolute path", path)
+		}
+		return listen("unix", path, func(_, path string) (net.Listener, error) { return listenUnix(path) })
 	}
-	l, err := net.Listen("tcp", addr)
+	l, err := listen("tcp", addr, net.Listen)
 	if err != nil {
 		return nil, err
 	}

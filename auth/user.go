@@ -12,7 +12,6 @@ type User struct {
 	RequireTLS          bool      // must log in over TLS
 	TLSCertificateLogin bool      // a verified client certificate naming the user logs in
 	Filters             []*Filter // the user's and its groups' ipfilters; ALL must allow (nil entries ignored)
-	Data                any       // opaque: the server attaches its per-user data (mounts, limits)
 }
 
 // AllowedFrom reports whether every one of the user's filters allows a.

@@ -4,6 +4,7 @@
 // markdown table of medians with the ratio of wharf to the better peer.
 //
 //	go run ./bench -scenarios all -rounds 3
+//	go run ./bench -scenarios soak -servers wharf -soak-sessions 500 -soak-duration 5m
 //
 // It must run as root to create the throwaway local user the peers log in as
 // (wharf alone runs without root).
@@ -14,6 +15,7 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"encoding/hex"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -52,6 +54,11 @@ type options struct {
 	portBase      int
 	keep          bool
 	verbose       bool
+	soakSessions  int
+	soakDuration  time.Duration
+	soakSample    time.Duration
+	soakBig       int64
+	args          []string // as given, for the report
 }
 
 func (o *options) want(name string) bool { return slices.Contains(o.scenarios, name) }
@@ -109,7 +116,7 @@ func formatBytes(v int64) string {
 var allServers = []string{"wharf", "vsftpd", "pure-ftpd"}
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
-	o := &options{size: 1 << 30, smallSize: 4 << 10, parallelSize: 16 << 20}
+	o := &options{size: 1 << 30, smallSize: 4 << 10, parallelSize: 16 << 20, soakBig: 16 << 20, args: args}
 	fl := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fl.SetOutput(stderr)
 	var scen, servers string
@@ -117,7 +124,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	for _, s := range scenarios() {
 		names = append(names, s.name)
 	}
-	fl.StringVar(&scen, "scenarios", "all", "comma-separated scenarios, or all: "+strings.Join(names, ", "))
+	fl.StringVar(&scen, "scenarios", "all", "comma-separated scenarios, or all: "+strings.Join(names, ", ")+" ("+soakName+" only when named)")
 	fl.StringVar(&servers, "servers", strings.Join(allServers, ","), "comma-separated servers to measure, in the order they run each round")
 	fl.IntVar(&o.rounds, "rounds", 3, "rounds; each scenario runs once per server per round, interleaved")
 	fl.Var(byteSize{&o.size}, "size", "size of the single download and upload (a, b) and of the ceiling streams (h)")
@@ -136,6 +143,10 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fl.IntVar(&o.portBase, "port-base", 40000, "first passive port; each server gets 1000 ports from here on")
 	fl.BoolVar(&o.keep, "keep", false, "keep the scratch directory")
 	fl.BoolVar(&o.verbose, "v", false, "print every sample as it is measured")
+	fl.IntVar(&o.soakSessions, "soak-sessions", 500, "concurrent sessions of the soak, half plain, half explicit FTPS")
+	fl.DurationVar(&o.soakDuration, "soak-duration", 5*time.Minute, "how long the soak runs")
+	fl.DurationVar(&o.soakSample, "soak-sample", 2*time.Second, "how often the soak samples the server's memory, fds and goroutines")
+	fl.Var(byteSize{&o.soakBig}, "soak-big-size", "size of the soak's occasional big download")
 	fl.Usage = func() {
 		fmt.Fprintf(stderr, "usage: go run ./bench [flags]\n\n"+
 			"Starts wharf, vsftpd and pure-ftpd on loopback (as root: the peers need a local user,\n"+
@@ -144,6 +155,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		for _, s := range scenarios() {
 			fmt.Fprintf(stderr, "  %-13s %s\n", s.name, s.doc)
 		}
+		fmt.Fprintf(stderr, "  %-13s %s\n", soakName, "sessions looping over LIST, MLSD, RETR, STOR and DELE for minutes, every byte verified,\n"+
+			"                errors by kind, the server's memory, fds and goroutines sampled (not in all; rounds do not apply)")
 		fmt.Fprintln(stderr, "\nFlags:")
 		fl.PrintDefaults()
 	}
@@ -159,8 +172,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	} else {
 		for _, s := range strings.Split(scen, ",") {
 			s = strings.TrimSpace(s)
-			if !slices.Contains(names, s) {
-				return nil, fmt.Errorf("unknown scenario %q (have: all, %s)", s, strings.Join(names, ", "))
+			if !slices.Contains(names, s) && s != soakName {
+				return nil, fmt.Errorf("unknown scenario %q (have: all, %s, %s)", s, strings.Join(names, ", "), soakName)
 			}
 			o.scenarios = append(o.scenarios, s)
 		}
@@ -181,6 +194,14 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		return nil, fmt.Errorf("-small-size must be at most %s", formatBytes(copyBufSize))
 	case o.loginDuration <= 0 || o.loginDuration > 10*time.Minute:
 		return nil, fmt.Errorf("-login-duration must be in (0, 10m]")
+	case o.soakSessions < 1 || o.soakSessions > 10000:
+		return nil, fmt.Errorf("-soak-sessions must be 1..10000")
+	case o.soakDuration <= 0 || o.soakDuration > 24*time.Hour:
+		return nil, fmt.Errorf("-soak-duration must be in (0, 24h]")
+	case o.soakSample < 100*time.Millisecond:
+		return nil, fmt.Errorf("-soak-sample must be at least 100ms")
+	case o.soakBig > 1<<30:
+		return nil, fmt.Errorf("-soak-big-size must be at most 1GiB")
 	}
 	return o, nil
 }
@@ -210,6 +231,12 @@ func logf(w io.Writer, format string, a ...any) {
 func bench(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 	began := time.Now()
 	need := 2*o.size + o.parallelSize + int64(o.smallCount)*o.smallSize*int64(len(o.servers)) + 64<<20
+	if !o.benchScenarios() {
+		need = 0
+	}
+	if o.want(soakName) {
+		need += o.soakBig + 64<<20
+	}
 	work, where, err := workDir(o.dir, need)
 	if err != nil {
 		return err
@@ -226,15 +253,26 @@ func bench(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 	if o.want("list") {
 		entries = o.listEntries
 	}
-	logf(stderr, "creating test data (%s file, %s file, %d directory entries)", formatBytes(o.size), formatBytes(o.parallelSize), entries)
+	if o.benchScenarios() {
+		logf(stderr, "creating test data (%s file, %s file, %d directory entries)", formatBytes(o.size), formatBytes(o.parallelSize), entries)
+	}
 	if err := makeData(env.data, o); err != nil {
 		return err
+	}
+	if o.want(soakName) {
+		logf(stderr, "creating soak data (%d small files, %d directory entries, %s file)", soakSmallFiles, soakListEntries, formatBytes(o.soakBig))
+		if err := makeSoakData(env.data, o.soakBig); err != nil {
+			return err
+		}
 	}
 	r := &runner{o: o, env: env, tlsConf: &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12}}
 	var pw [12]byte
 	_, _ = rand.Read(pw[:])
 	env.pass = hex.EncodeToString(pw[:])
-	uid, gid, cleanupUser, err := ensureUser(ctx, env.data, env.pass)
+	uid, gid, cleanupUser, err := 0, 0, func() {}, errors.New("no peer asked for")
+	if slices.ContainsFunc(o.servers, func(s string) bool { return s != "wharf" }) {
+		uid, gid, cleanupUser, err = ensureUser(ctx, env.data, env.pass)
+	}
 	if err != nil {
 		env.userErr = err.Error()
 		logf(stderr, "peers unavailable: %v", err)
@@ -259,7 +297,7 @@ func bench(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 		var s *server
 		switch name {
 		case "wharf":
-			s = startWharf(ctx, env, wharfBin, i)
+			s = startWharf(ctx, env, wharfBin, i, o.want(soakName))
 			s.version += ", " + wharfSrc
 		case "vsftpd":
 			s = startVsftpd(ctx, env, i)
@@ -282,7 +320,7 @@ func bench(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 			chosen = append(chosen, sc)
 		}
 	}
-	for round := 1; round <= o.rounds && ctx.Err() == nil; round++ {
+	for round := 1; round <= o.rounds && len(chosen) > 0 && ctx.Err() == nil; round++ {
 		for _, sc := range chosen {
 			targets := servers
 			if !sc.peers {
@@ -312,12 +350,42 @@ func bench(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	rep := report(o, r, servers, chosen, res, where, time.Since(began))
+	rep := ""
+	if len(chosen) > 0 {
+		rep = report(o, r, servers, chosen, res, where, time.Since(began))
+	}
+	var soakErrs []error
+	if o.want(soakName) {
+		for _, s := range servers {
+			if s.skip != "" || ctx.Err() != nil {
+				continue
+			}
+			logf(stderr, "soak %s: %d sessions for %s", s.name, o.soakSessions, o.soakDuration)
+			sr, err := soak(ctx, r, s, stderr)
+			if sr != nil {
+				if rep != "" {
+					rep += "\n"
+				}
+				rep += soakReport(o, sr, where)
+			}
+			if err != nil {
+				logf(stderr, "%v", err)
+				soakErrs = append(soakErrs, err)
+			}
+		}
+	}
 	fmt.Fprint(stdout, rep)
 	if o.out != "" {
-		return os.WriteFile(o.out, []byte(rep), 0o644)
+		if err := os.WriteFile(o.out, []byte(rep), 0o644); err != nil {
+			return err
+		}
 	}
-	return nil
+	return errors.Join(soakErrs...)
+}
+
+// benchScenarios is whether any scenario other than the soak runs.
+func (o *options) benchScenarios() bool {
+	return slices.ContainsFunc(o.scenarios, func(s string) bool { return s != soakName })
 }
 
 func errSuffix(err error) string {

@@ -21,6 +21,7 @@ type server struct {
 	name    string
 	version string
 	addr    string // control address
+	metrics string // Prometheus listener ("" = none)
 	user    string
 	pass    string
 	pid     int // root of the process tree whose memory is measured
@@ -182,8 +183,9 @@ func (s *server) stop() {
 	s.cmd = nil
 }
 
-// startWharf writes a configuration for wharf and starts it.
-func startWharf(ctx context.Context, env *peerEnv, bin string, idx int) *server {
+// startWharf writes a configuration for wharf and starts it, with a metrics
+// listener when metrics is true.
+func startWharf(ctx context.Context, env *peerEnv, bin string, idx int, metrics bool) *server {
 	s := &server{name: "wharf", user: "bench", pass: "bench-pw", listUser: "lister", listPass: "lister-pw",
 		logPath: filepath.Join(env.work, "wharf.log")}
 	out, err := exec.CommandContext(ctx, bin, "version").Output()
@@ -211,8 +213,16 @@ func startWharf(ctx context.Context, env *peerEnv, bin string, idx int) *server 
 		return s
 	}
 	s.addr = fmt.Sprintf("127.0.0.1:%d", port)
+	if metrics {
+		mport, err := env.freePort()
+		if err != nil {
+			s.skip = err.Error()
+			return s
+		}
+		s.metrics = fmt.Sprintf("127.0.0.1:%d", mport)
+	}
 	lo, hi := env.passiveRange(idx)
-	conf := wharfConfig(s.addr, lo, hi, env.cert, env.key, env.data, "info",
+	conf := wharfConfig(s.addr, s.metrics, lo, hi, env.cert, env.key, env.data, "info",
 		wharfUser{s.user, strings.TrimSpace(string(h)), `"*"`},
 		wharfUser{s.listUser, listHash, `"list", "read"`})
 	path := filepath.Join(env.work, "wharf.toml")
@@ -379,8 +389,9 @@ func debVersion(ctx context.Context, pkg string) string {
 type wharfUser struct{ name, hash, perms string }
 
 // wharfConfig is the configuration every benchmark run of wharf uses: limits
-// and autoban off, one passive range, TLS, and users sharing the data folder.
-func wharfConfig(listen string, lo, hi int, cert, key, data, level string, users ...wharfUser) string {
+// and autoban off, one passive range, TLS, and users sharing the data folder;
+// a metrics listener when metrics is not "".
+func wharfConfig(listen, metrics string, lo, hi int, cert, key, data, level string, users ...wharfUser) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, `[server]
 listen = [%q]
@@ -400,6 +411,9 @@ enabled = false
 [log]
 level = %q
 `, listen, lo, hi, cert, key, level)
+	if metrics != "" {
+		fmt.Fprintf(&b, "\n[metrics]\nlisten = %q\n", metrics)
+	}
 	for _, u := range users {
 		fmt.Fprintf(&b, `
 [users.%s]

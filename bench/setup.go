@@ -63,6 +63,9 @@ func makeData(data string, o *options) error {
 			return err
 		}
 	}
+	if !o.benchScenarios() {
+		return nil
+	}
 	if err := fillFile(filepath.Join(data, bigFile), o.size); err != nil {
 		return err
 	}

@@ -61,7 +61,7 @@ func startNode(t *testing.T, url, name string, tweak func(*Options, *node)) *nod
 		URL:           url,
 		Node:          name,
 		Logger:        slog.New(slog.NewTextHandler(n.logs, &slog.HandlerOptions{Level: slog.LevelInfo})),
-		Timeout:       300 * time.Millisecond,
+		Timeout:       2 * time.Second, // generous: -race on a busy machine
 		CheckEvery:    100 * time.Millisecond,
 		Lease:         2 * time.Second,
 		SessionsEvery: 100 * time.Millisecond,

@@ -30,7 +30,7 @@ func (s *Server) startAdmin(cfg *config.Config) error {
 	if !a.TLS {
 		tc = nil
 	}
-	l, err := admin.Listen(a.Listen, tc)
+	l, err := admin.ListenWith(s.listen, a.Listen, tc)
 	if err != nil {
 		return err
 	}

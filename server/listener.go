@@ -186,6 +186,24 @@ func (c *controlConn) noteRead(n int, err error) error {
 	return err
 }
 
+// replyWriteGrace is how long a reply may take to be written beyond the idle
+// deadline ftpserverlib sets before each read.
+const replyWriteGrace = 30 * time.Second
+
+// SetDeadline is ftpserverlib's idle timeout: it bounds the wait for the next
+// command. The library sets it on reads and writes alike, so a command that
+// takes longer than idle_timeout to run (a password check on a busy machine)
+// would lose its reply; replies get replyWriteGrace more.
+func (c *controlConn) SetDeadline(t time.Time) error {
+	if err := c.Conn.SetReadDeadline(t); err != nil {
+		return err
+	}
+	if t.IsZero() {
+		return c.Conn.SetWriteDeadline(t)
+	}
+	return c.Conn.SetWriteDeadline(t.Add(replyWriteGrace))
+}
+
 // NetConn returns the connection under it (for proxy.From and proxy.Balancer).
 func (c *controlConn) NetConn() net.Conn { return c.Conn }
 
@@ -518,8 +536,6 @@ func addrOf(a net.Addr) netip.Addr {
 // listen opens a TCP listener with keepalive on accepted connections, so routers
 // keep an idle control connection open during a long transfer.
 func listen(addr string) (net.Listener, error) {
-	lc := net.ListenConfig{KeepAliveConfig: net.KeepAliveConfig{
-		Enable: true, Idle: 30 * time.Second, Interval: 15 * time.Second, Count: 4,
-	}}
+	lc := net.ListenConfig{KeepAliveConfig: controlKeepAlive}
 	return lc.Listen(context.Background(), "tcp", addr)
 }

@@ -152,8 +152,8 @@ type metricsServer struct {
 	ln  net.Listener
 }
 
-func startMetricsServer(addr string, m *metrics, healthy func() bool, log *slog.Logger) (*metricsServer, error) {
-	ln, err := net.Listen("tcp", addr)
+func startMetricsServer(listen ListenFunc, addr string, m *metrics, healthy func() bool, log *slog.Logger) (*metricsServer, error) {
+	ln, err := listen("tcp", addr, net.Listen)
 	if err != nil {
 		return nil, err
 	}

@@ -39,6 +39,9 @@ type Options struct {
 	// Upgrade starts a gapless upgrade (the admin API's POST /api/v1/upgrade);
 	// nil: the API answers 501.
 	Upgrade func() error
+	// Listen gives the control, admin and metrics listeners: those handed over
+	// by the process this one replaces, or new ones. nil: always new ones.
+	Listen ListenFunc
 }
 
 // Server is a running wharf.
@@ -214,7 +217,7 @@ func (s *Server) Start() error {
 		}
 	}
 	if cfg.Metrics.Listen != "" {
-		ms, err := startMetricsServer(cfg.Metrics.Listen, s.metrics, s.healthy, s.log.With("component", "metrics"))
+		ms, err := startMetricsServer(s.listen, cfg.Metrics.Listen, s.metrics, s.healthy, s.log.With("component", "metrics"))
 		if err != nil {
 			s.stopListeners()
 			return fmt.Errorf("metrics listener: %w", err)
@@ -259,7 +262,7 @@ func (s *Server) configName() string {
 }
 
 func (s *Server) startListener(addr, mode string) error {
-	ln, err := listen(addr)
+	ln, err := s.listenControl(addr)
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", addr, err)
 	}
