@@ -4,9 +4,17 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 	"net"
 	"os"
 	"path/filepath"
@@ -101,6 +109,20 @@ func greet(addr string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	return greeting(c)
+}
+
+// greetTLS is greet for an implicit FTPS listener.
+func greetTLS(addr string, roots *x509.CertPool) (string, error) {
+	d := &tls.Dialer{NetDialer: &net.Dialer{Timeout: 5 * time.Second}, Config: &tls.Config{RootCAs: roots, ServerName: "127.0.0.1"}}
+	c, err := d.Dial("tcp", addr)
+	if err != nil {
+		return "", err
+	}
+	return greeting(c)
+}
+
+func greeting(c net.Conn) (string, error) {
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
 	line, err := bufio.NewReader(c).ReadString('\n')
@@ -120,19 +142,20 @@ type dialLoop struct {
 	done     chan struct{}
 }
 
-func startDialLoop(addr string) *dialLoop {
+// startDialLoop runs the greeters in turn.
+func startDialLoop(greeters ...func() (string, error)) *dialLoop {
 	l := &dialLoop{stop: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(l.done)
 		tick := time.NewTicker(20 * time.Millisecond)
 		defer tick.Stop()
-		for range 10000 {
+		for i := range 10000 {
 			select {
 			case <-l.stop:
 				return
 			case <-tick.C:
 			}
-			line, err := greet(addr)
+			line, err := greeters[i%len(greeters)]()
 			l.mu.Lock()
 			if err == nil && strings.HasPrefix(line, "220 ") {
 				l.ok++
@@ -158,8 +181,8 @@ func (l *dialLoop) finish() (int, []string) {
 }
 
 // TestUpgrade: SIGUSR2 while a throttled download runs and clients keep
-// connecting. The new process takes the listeners over (control, admin socket,
-// metrics) and writes its PID; no connection attempt is refused or left
+// connecting, in clear and over implicit FTPS. The new process takes the
+// listeners over (control, implicit, admin socket, metrics) and writes its PID; no connection attempt is refused or left
 // without a greeting; the download completes with every byte and 226; the old
 // process exits 0 once it is done. The new process's passive ports skip one
 // bound elsewhere. Then a file made invalid makes the next upgrade fail: the
@@ -169,15 +192,21 @@ func TestUpgrade(t *testing.T) {
 	os.Mkdir(filepath.Join(dir, "data"), 0o755)
 	payload := bytes.Repeat([]byte("wharf"), 600_000) // 3 MB at 500 KB/s
 	os.WriteFile(filepath.Join(dir, "data", "big.bin"), payload, 0o644)
-	first := servertest.FreePortRange(t, 4)
+	first := servertest.FreePortRange(t, 5)
 	addr := fmt.Sprintf("127.0.0.1:%d", first)
 	metrics := fmt.Sprintf("127.0.0.1:%d", first+1)
 	pasvA, pasvB := first+2, first+3
+	implicit := fmt.Sprintf("127.0.0.1:%d", first+4)
 	sock := filepath.Join(dir, "admin.sock")
+	roots := writeTestCert(t, dir)
 	text := fmt.Sprintf(`
 [server]
 listen = ["%s"]
 shutdown_grace = "30s"
+[tls]
+certificate = "{{dir}}/cert.pem"
+key = "{{dir}}/key.pem"
+implicit_listen = ["%s"]
 [passive]
 ports = "%d-%d"
 [metrics]
@@ -191,7 +220,7 @@ limits = { download = "500KB/s" }
 mount = "/"
 path = "{{dir}}/data"
 permissions = ["*"]
-`, addr, pasvA, pasvB, metrics, sock)
+`, addr, implicit, pasvA, pasvB, metrics, sock)
 	cfg := writeConfig(t, dir, text)
 	pidFile := filepath.Join(dir, "wharf.pid")
 	d := startUpgradable(t, cfg, pidFile)
@@ -222,7 +251,8 @@ permissions = ["*"]
 		got <- result{b, r.Close()} // Close reads the 226
 	}()
 
-	loop := startDialLoop(addr)
+	loop := startDialLoop(func() (string, error) { return greet(addr) },
+		func() (string, error) { return greetTLS(implicit, roots) })
 	servertest.WaitFor(t, 10*time.Second, "the first greetings", func() bool {
 		n, _ := loop.counts()
 		return n >= 3
@@ -355,4 +385,44 @@ permissions = ["*"]
 	if _, err := os.Stat(sock); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("the admin socket outlived the server: %v", err)
 	}
+}
+
+// writeTestCert writes cert.pem and key.pem for 127.0.0.1 into dir and
+// returns a pool that trusts the certificate.
+func writeTestCert(t *testing.T, dir string) *x509.CertPool {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "127.0.0.1"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "cert.pem"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "key.pem"), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	return pool
 }
