@@ -259,11 +259,29 @@ func (t *Tree) Remove(name string) error {
 	if err := need(n, PermDelete); err != nil {
 		return err
 	}
+	gone := quotaTarget(n)
 	err = n.m.b.Remove(n.rel)
 	if errors.Is(err, syscall.EISDIR) {
 		return fail(n.vpath, errUseRMD)
 	}
+	if err == nil {
+		gone()
+	}
 	return t.osError("remove", n.vpath, err)
+}
+
+// quotaTarget returns what gives a file's bytes and place back to its folder's quota once the
+// file is gone (deleted, or replaced by a rename); it does nothing without a quota or a file.
+func quotaTarget(n node) func() {
+	q := n.m.quota
+	if q == nil {
+		return func() {}
+	}
+	fi, err := n.m.b.Stat(n.rel)
+	if err != nil || !fi.Mode().IsRegular() {
+		return func() {}
+	}
+	return func() { q.add(-fi.Size(), -1) }
 }
 
 // RemoveDir deletes an empty directory (RMD). It needs the "rmdir" permission.
@@ -322,7 +340,15 @@ func (t *Tree) Rename(oldname, newname string) error {
 	if err := need(to, PermRename); err != nil {
 		return err
 	}
-	return t.osError("rename", from.vpath, from.m.b.Rename(from.rel, to.rel))
+	replaced := func() {}
+	if to.rel != from.rel {
+		replaced = quotaTarget(to)
+	}
+	err = from.m.b.Rename(from.rel, to.rel)
+	if err == nil {
+		replaced()
+	}
+	return t.osError("rename", from.vpath, err)
 }
 
 // Chtimes sets access and modification times (MFMT). It needs the "write" permission.
