@@ -31,10 +31,11 @@ type Ports struct {
 	announced PortRange
 
 	mu      sync.Mutex
-	refs    []int32 // per port offset: our open listeners on that port
-	free    []int32 // offsets whose refs is 0, in no order
-	pos     []int32 // pos[offset] is its index in free, -1 while in use
-	failing bool    // the current run of failed FetchNext calls is already counted
+	refs    []int32                  // per port offset: our open listeners on that port
+	held    map[int32][]net.Listener // per port offset: listeners closed by their session, held until the port's last one closes
+	free    []int32                  // offsets whose refs is 0, in no order
+	pos     []int32                  // pos[offset] is its index in free, -1 while in use
+	failing bool                     // the current run of failed FetchNext calls is already counted
 
 	exhausted   atomic.Uint64
 	onExhausted atomic.Pointer[func()]
@@ -138,12 +139,12 @@ func (p *Ports) WrapListener(l net.Listener) net.Listener {
 	}
 	offset := addr.Port - p.listen.First
 	p.acquire(offset)
-	once := &closeOnce{listener: l, release: func() { p.release(offset) }}
+	once := &closeOnce{close: func() error { return p.closeListener(offset, l) }}
 	wrapped := &portListener{Listener: l, once: once}
 	// ftpserverlib drops a passive listener without closing it when the PASV
 	// reply cannot be built (no IPv4 address to announce, no TLS config):
 	// close it and free its port once the wrapper is unreachable.
-	runtime.AddCleanup(wrapped, func(c *closeOnce) { _ = c.close() }, once)
+	runtime.AddCleanup(wrapped, func(c *closeOnce) { _ = c.do() }, once)
 	return wrapped
 }
 
@@ -162,6 +163,35 @@ func (p *Ports) acquire(offset int) {
 	p.pos[last] = i
 	p.free = p.free[:len(p.free)-1]
 	p.pos[offset] = -1
+}
+
+// closeListener closes l, one of the listeners on the port at offset, and
+// counts it gone. While another listener of ours is open on the same port, l
+// stays open (its port counted in use) and is closed with the port's last
+// one: ftpserverlib's multiplexed reservations are keyed by client address,
+// and closing one (sharedPassiveListener.release) would also drop a newer
+// reservation of the same address on that port, whose data connection would
+// then be refused.
+func (p *Ports) closeListener(offset int, l net.Listener) error {
+	p.mu.Lock()
+	if p.refs[offset] > 1 {
+		p.refs[offset]--
+		if p.held == nil {
+			p.held = make(map[int32][]net.Listener)
+		}
+		p.held[int32(offset)] = append(p.held[int32(offset)], l)
+		p.mu.Unlock()
+		return nil
+	}
+	held := p.held[int32(offset)]
+	delete(p.held, int32(offset))
+	p.mu.Unlock()
+	for _, h := range held {
+		_ = h.Close()
+	}
+	err := l.Close()
+	p.release(offset)
+	return err
 }
 
 // release counts one listener less on the port at offset.
@@ -232,23 +262,19 @@ type portListener struct {
 }
 
 // Close closes the listener and releases its port, once.
-func (l *portListener) Close() error { return l.once.close() }
+func (l *portListener) Close() error { return l.once.do() }
 
 // closeOnce closes a listener and releases its port, the first time only.
 type closeOnce struct {
-	once     sync.Once
-	listener net.Listener
-	release  func()
-	err      error
+	once  sync.Once
+	close func() error
+	err   error
 }
 
-// close closes the listener and releases the port the first time; later
-// calls return the first result.
-func (c *closeOnce) close() error {
-	c.once.Do(func() {
-		c.err = c.listener.Close()
-		c.release()
-	})
+// do closes the listener and releases the port the first time; later calls
+// return the first result.
+func (c *closeOnce) do() error {
+	c.once.Do(func() { c.err = c.close() })
 	return c.err
 }
 
