@@ -335,8 +335,10 @@ permissions = ["*"]
 		t.Fatal("the old process did not exit")
 	}
 	c.Quit()
-	if !strings.Contains(d.stderr.String(), "transfers_waited_for=1 transfers_cut=0") {
-		t.Error("the old process's last line does not say it waited for the download")
+	// The stop-accepting line above counted the download in progress; by the
+	// time the old process stops, it may already be done: it was not cut.
+	if !strings.Contains(d.stderr.String(), "transfers_cut=0") {
+		t.Error("the old process's last line says it cut a transfer")
 	}
 
 	// Clients keep getting the greeting from the new process.

@@ -125,6 +125,12 @@ func newMetrics(activeBans, passiveInUse, clusterUp func() float64) *metrics {
 	for _, r := range hooks.Results {
 		m.hookRuns.WithLabelValues(r)
 	}
+	for _, r := range []string{"unknown_user", "bad_password", "disabled", "ipfilter", "no_password", "bad_hash", "abandoned", "other"} {
+		m.passwordChecksTotal.WithLabelValues(r)
+	}
+	for _, r := range []string{"permission", "not_found", "name_not_allowed", "error", "max_sessions", "tls_required"} {
+		m.commandRefusals.WithLabelValues(r)
+	}
 	// Show every bounded label value from the start, so rates work from zero.
 	for _, r := range []string{connAccepted, connRefusedFilter, connRefusedBanned, connRefusedLimit, connRefusedProxy} {
 		m.connectionsTotal.WithLabelValues(r)
