@@ -17,10 +17,10 @@ import (
 	"time"
 
 	"github.com/cloudflare/tableflip"
-	"golang.org/x/sys/unix"
 
 	"github.com/wharf-ftp/wharf/admin/ctl"
 	"github.com/wharf-ftp/wharf/auth"
+	"github.com/wharf-ftp/wharf/internal/term"
 	"github.com/wharf-ftp/wharf/server"
 	"github.com/wharf-ftp/wharf/server/config"
 )
@@ -463,21 +463,8 @@ func health(args []string, stdout, stderr io.Writer) int {
 
 // readPassword reads one line; on a terminal it turns echo off while reading.
 func readPassword(stdin io.Reader, stderr io.Writer) (string, error) {
-	if f, ok := stdin.(*os.File); ok {
-		fd := int(f.Fd())
-		if old, err := unix.IoctlGetTermios(fd, unix.TCGETS); err == nil {
-			fmt.Fprint(stderr, "password: ")
-			noEcho := *old
-			noEcho.Lflag &^= unix.ECHO
-			noEcho.Lflag |= unix.ICANON | unix.ISIG
-			if err := unix.IoctlSetTermios(fd, unix.TCSETS, &noEcho); err == nil {
-				defer func() {
-					_ = unix.IoctlSetTermios(fd, unix.TCSETS, old)
-					fmt.Fprintln(stderr)
-				}()
-			}
-		}
-	}
+	restore, _ := term.NoEcho(stdin, stderr, "password: ")
+	defer restore()
 	line, err := bufio.NewReader(stdin).ReadString('\n')
 	if err != nil && !(errors.Is(err, io.EOF) && line != "") {
 		if errors.Is(err, io.EOF) {

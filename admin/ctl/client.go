@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/wharf-ftp/wharf/admin"
-	"golang.org/x/sys/unix"
+	"github.com/wharf-ftp/wharf/internal/term"
 )
 
 // requestTimeout bounds one API call; a reload may take a while.
@@ -179,26 +179,15 @@ func printRaw(o *options, b []byte) {
 
 // promptPassword asks for the password on a terminal, without echo.
 func promptPassword(stdin io.Reader, stderr io.Writer, user string) (string, error) {
-	f, ok := stdin.(*os.File)
-	if !ok {
+	if _, ok := stdin.(*os.File); !ok {
 		return "", fmt.Errorf("no password: set %s", PasswordEnv)
 	}
-	fd := int(f.Fd())
-	old, err := unix.IoctlGetTermios(fd, unix.TCGETS)
-	if err != nil {
+	restore, ok := term.NoEcho(stdin, stderr, "password for "+user+": ")
+	if !ok {
 		return "", fmt.Errorf("no password: set %s, or run on a terminal", PasswordEnv)
 	}
-	fmt.Fprintf(stderr, "password for %s: ", user)
-	noEcho := *old
-	noEcho.Lflag &^= unix.ECHO
-	noEcho.Lflag |= unix.ICANON | unix.ISIG
-	if err := unix.IoctlSetTermios(fd, unix.TCSETS, &noEcho); err == nil {
-		defer func() {
-			_ = unix.IoctlSetTermios(fd, unix.TCSETS, old)
-			fmt.Fprintln(stderr)
-		}()
-	}
-	line, err := bufio.NewReader(f).ReadString('\n')
+	defer restore()
+	line, err := bufio.NewReader(stdin).ReadString('\n')
 	if err != nil && line == "" {
 		return "", errors.New("no password read")
 	}
