@@ -26,7 +26,7 @@ type Autoban struct {
 	now    func() time.Time
 	epoch  time.Time // failure times are kept as offsets from it
 	log    *slog.Logger
-	onBan  func(addr netip.Addr, until time.Time)
+	onBan  func(addr netip.Addr, ban BanInfo)
 
 	fails     map[netip.Prefix]*list.Element // of *failEntry
 	failOrder *list.List                     // least recently failed first
@@ -152,8 +152,8 @@ func (b *Autoban) rebuildFails() {
 }
 
 // OnBan sets a function called (outside any lock) each time a ban starts,
-// with the address whose failure started it and the end of the ban.
-func (b *Autoban) OnBan(fn func(addr netip.Addr, until time.Time)) {
+// with the address whose failure started it and the ban.
+func (b *Autoban) OnBan(fn func(addr netip.Addr, ban BanInfo)) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.onBan = fn
@@ -223,7 +223,7 @@ func (b *Autoban) Failure(a netip.Addr) bool {
 	log.Warn("address banned", "remote", a.String(), "network", key.String(), "failures", n,
 		"window", p.Window.String(), "until", until.UTC().Format(time.RFC3339))
 	if hook != nil {
-		hook(a, until)
+		hook(a, BanInfo{Network: key, Until: until, Failures: n})
 	}
 	return true
 }

@@ -142,8 +142,8 @@ func TestAutobanHookActiveUnban(t *testing.T) {
 		until time.Time
 	}
 	var got []ban
-	b.OnBan(func(addr netip.Addr, until time.Time) {
-		got = append(got, ban{addr, until})
+	b.OnBan(func(addr netip.Addr, bi BanInfo) {
+		got = append(got, ban{addr, bi.Until})
 		_ = b.Active() // the hook may call back into the Autoban
 	})
 	a1, a2 := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("2001:db8::1")

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/wharf-ftp/wharf/admin"
+	"github.com/wharf-ftp/wharf/auth"
 	"github.com/wharf-ftp/wharf/cluster"
 	"github.com/wharf-ftp/wharf/events"
 	"github.com/wharf-ftp/wharf/server/config"
@@ -83,7 +84,7 @@ func (b *adminBackend) Status(context.Context) (admin.Status, error) {
 	}
 	return admin.Status{
 		Version:        s.opts.Version,
-		Node:           s.state().cfg.Cluster.NodeName(),
+		Node:           s.node,
 		PID:            os.Getpid(),
 		StartedAt:      s.startedAt,
 		Sessions:       n,
@@ -111,13 +112,12 @@ func (b *adminBackend) Sessions(ctx context.Context) ([]admin.Session, error) {
 // localSessions are this node's sessions.
 func (b *adminBackend) localSessions() ([]admin.Session, error) {
 	s := b.s
-	node := s.state().cfg.Cluster.NodeName()
 	out := []admin.Session{}
 	now := time.Now()
 	s.reg.each(func(sess *session) bool {
 		as := admin.Session{
 			ID:          sess.id,
-			Node:        node,
+			Node:        s.node,
 			Remote:      sess.remote,
 			Listener:    sess.listener,
 			TLS:         sess.cc.HasTLSForControl(),
@@ -148,9 +148,14 @@ func (b *adminBackend) Kick(ctx context.Context, id string) error {
 		}
 		return admin.ErrNotFound
 	}
+	sess.kick()
+	return nil
+}
+
+// kick closes a session at an operator's request (here or on another node).
+func (sess *session) kick() {
 	sess.log.Warn("session kicked by an operator")
 	sess.closeWith("Your session was closed by the server's operator.")
-	return nil
 }
 
 func (b *adminBackend) Bans(ctx context.Context) ([]admin.Ban, error) {
@@ -170,11 +175,15 @@ func (b *adminBackend) Bans(ctx context.Context) ([]admin.Ban, error) {
 }
 
 func adminBan(p netip.Prefix, until time.Time, manual bool, note string, failures int) admin.Ban {
-	reason := admin.ReasonAutoban
+	return admin.Ban{Address: p, Until: until.UTC(), Reason: banReason(manual), Note: note, Failures: failures}
+}
+
+// banReason is a ban's reason as the API and the cluster name it.
+func banReason(manual bool) string {
 	if manual {
-		reason = admin.ReasonManual
+		return admin.ReasonManual
 	}
-	return admin.Ban{Address: p, Until: until.UTC(), Reason: reason, Note: note, Failures: failures}
+	return admin.ReasonAutoban
 }
 
 func (b *adminBackend) Ban(_ context.Context, p netip.Prefix, d time.Duration, note string) (admin.Ban, error) {
@@ -184,21 +193,33 @@ func (b *adminBackend) Ban(_ context.Context, p netip.Prefix, d time.Duration, n
 		until = time.Now().Add(d)
 	}
 	bi := s.autoban.Ban(p, until, note)
+	s.afterBan(bi)
+	return adminBan(bi.Network, bi.Until, true, bi.Note, 0), nil
+}
+
+// afterBan follows a ban made on this node (autoban, the admin API): it is
+// counted, its sessions are closed, it is published, shared with the cluster
+// and saved in the state file.
+func (s *Server) afterBan(bi auth.BanInfo) {
 	s.metrics.bansTotal.Inc()
-	s.banned(p)
+	s.banned(bi.Network)
 	s.shareBan(bi)
+	s.saveBansLater()
+}
+
+// saveBansLater writes the ban state file in the background.
+func (s *Server) saveBansLater() {
 	go func() {
 		if err := s.saveBans(); err != nil {
 			s.log.Error("autoban state file", "err", err)
 		}
 	}()
-	return adminBan(bi.Network, bi.Until, true, bi.Note, 0), nil
 }
 
 // banned closes the open sessions of p and publishes the ban.
 func (s *Server) banned(p netip.Prefix) {
 	s.closeBanned(p)
-	s.publish(events.Banned(s.state().cfg.Cluster.NodeName(), p.String()))
+	s.publish(events.Banned(s.node, p.String()))
 }
 
 // closeBanned closes the open sessions of p with a 421. A session whose
@@ -226,11 +247,7 @@ func (b *adminBackend) Unban(ctx context.Context, p netip.Prefix) error {
 		return admin.ErrNotFound
 	}
 	s.log.Info("ban lifted by an operator", "network", p.String())
-	go func() {
-		if err := s.saveBans(); err != nil {
-			s.log.Error("autoban state file", "err", err)
-		}
-	}()
+	s.saveBansLater()
 	return nil
 }
 

@@ -25,7 +25,7 @@ func (s *Server) startCluster(cfg *config.Config) error {
 	}
 	cl, err := cluster.New(cluster.Options{
 		URL:      cfg.Cluster.Redis,
-		Node:     cfg.Cluster.NodeName(),
+		Node:     s.node,
 		Logger:   s.log.With("component", "cluster"),
 		Sessions: s.clusterSessions,
 		Bans:     s.localBans,
@@ -38,7 +38,7 @@ func (s *Server) startCluster(cfg *config.Config) error {
 		},
 		OnKick: func(id string) {
 			if sess, ok := s.reg.session(id); ok {
-				sess.closeWith("Your session was closed by the server's operator.")
+				sess.kick()
 			}
 		},
 	})
@@ -68,19 +68,14 @@ func (s *Server) clusterBan(b cluster.Ban) {
 // localBans are this node's bans, for the cluster's catch-up.
 func (s *Server) localBans() []cluster.Ban {
 	var out []cluster.Ban
-	node := s.state().cfg.Cluster.NodeName()
 	for _, bi := range s.autoban.Bans() {
-		out = append(out, toClusterBan(bi, node))
+		out = append(out, toClusterBan(bi, s.node))
 	}
 	return out
 }
 
 func toClusterBan(bi auth.BanInfo, node string) cluster.Ban {
-	reason := admin.ReasonAutoban
-	if bi.Manual {
-		reason = admin.ReasonManual
-	}
-	return cluster.Ban{Address: bi.Network, Until: bi.Until, Reason: reason, Note: bi.Note, Failures: bi.Failures, Node: node}
+	return cluster.Ban{Address: bi.Network, Until: bi.Until, Reason: banReason(bi.Manual), Note: bi.Note, Failures: bi.Failures, Node: node}
 }
 
 // shareBan writes a ban made here to the cluster (kept and written later
@@ -91,7 +86,7 @@ func (s *Server) shareBan(bi auth.BanInfo) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), clusterCallTimeout)
 	defer cancel()
-	if err := s.cluster.AddBan(ctx, toClusterBan(bi, s.state().cfg.Cluster.NodeName())); err != nil && !errors.Is(err, cluster.ErrDown) {
+	if err := s.cluster.AddBan(ctx, toClusterBan(bi, s.node)); err != nil && !errors.Is(err, cluster.ErrDown) {
 		s.log.Warn("ban not shared with the cluster", "network", bi.Network.String(), "err", err.Error())
 	}
 }
@@ -123,14 +118,7 @@ func (s *Server) failure(remote netip.Addr) {
 	s.autoban.Apply(bi)
 	s.log.Warn("address banned", "remote", remote.String(), "network", key.String(), "failures", n,
 		"window", p.Window.String(), "until", bi.Until.UTC().Format(time.RFC3339))
-	s.metrics.bansTotal.Inc()
-	s.banned(key)
-	s.shareBan(bi)
-	go func() {
-		if err := s.saveBans(); err != nil {
-			s.log.Error("autoban state file", "err", err)
-		}
-	}()
+	s.afterBan(bi)
 }
 
 // clusterSessions are this node's sessions as the cluster lists them.

@@ -22,7 +22,7 @@ func (s *Server) publish(e events.Event) {
 // who names a session in its events.
 func (s *Server) who(sess *session, user string) events.Who {
 	return events.Who{
-		Node:    s.state().cfg.Cluster.NodeName(),
+		Node:    s.node,
 		Session: sess.id,
 		User:    user,
 		Remote:  sess.remote.String(),

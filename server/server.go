@@ -51,6 +51,7 @@ type Server struct {
 	logLevel *slog.LevelVar
 	cur      atomic.Pointer[state]
 	boot     *config.Config // the file as read at start: what restart-only settings still run with
+	node     string         // [cluster] node, or the host name: read once ([cluster] needs a restart)
 	embedded *embedded
 
 	metrics   *metrics
@@ -148,21 +149,7 @@ func New(opts Options) (*Server, error) {
 		s.cleanup()
 		return nil, err
 	}
-	s.autoban.OnBan(func(a netip.Addr, until time.Time) {
-		s.metrics.bansTotal.Inc() // autoban logs the ban
-		key := s.autoban.Key(a)
-		s.banned(key)
-		for _, bi := range s.autoban.Bans() {
-			if bi.Network == key {
-				s.shareBan(bi)
-			}
-		}
-		go func() {
-			if err := s.saveBans(); err != nil {
-				s.log.Error("autoban state file", "err", err)
-			}
-		}()
-	})
+	s.autoban.OnBan(func(_ netip.Addr, bi auth.BanInfo) { s.afterBan(bi) }) // autoban logs the ban
 	s.ports.OnExhausted(func() {
 		s.metrics.passiveExhausted.Inc()
 		s.log.Warn("every passive port is in use: PASV/EPSV refused", "ports", s.ports.Listen().String())
@@ -175,6 +162,7 @@ func New(opts Options) (*Server, error) {
 	s.announcer = passive.NewAnnouncer(st.announce)
 	s.xfer = newXferLog(cfg.Log.TransferLog)
 	s.cur.Store(st)
+	s.node = cfg.Cluster.NodeName()
 	if err := s.startCluster(cfg); err != nil { // its callbacks may run at once: after the state is in place
 		s.cleanup()
 		return nil, err
