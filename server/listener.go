@@ -512,14 +512,6 @@ func (l *dataListener) Close() error {
 	return l.Listener.Close()
 }
 
-// SetDeadline sets the accept deadline when the wrapped listener supports it.
-func (l *dataListener) SetDeadline(t time.Time) error {
-	if d, ok := l.Listener.(interface{ SetDeadline(time.Time) error }); ok {
-		return d.SetDeadline(t)
-	}
-	return errors.ErrUnsupported
-}
-
 // addrOf returns the IP of a TCP address, unmapped.
 func addrOf(a net.Addr) netip.Addr {
 	if ta, ok := a.(*net.TCPAddr); ok {
