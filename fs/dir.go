@@ -48,7 +48,10 @@ func (t *Tree) readDirWith(n node, stat bool) ([]os.FileInfo, error) {
 	if n.ancestor {
 		entries = t.mergeMounts(n.vpath, entries)
 	}
-	slices.SortFunc(entries, func(a, b os.FileInfo) int { return strings.Compare(a.Name(), b.Name()) })
+	byName := func(a, b os.FileInfo) int { return strings.Compare(a.Name(), b.Name()) }
+	if !slices.IsSortedFunc(entries, byName) { // a local folder's listing comes sorted
+		slices.SortFunc(entries, byName)
+	}
 	return entries, nil
 }
 

@@ -115,48 +115,10 @@ func (l *localFS) Available() (int64, error) {
 	return availableBytes(f)
 }
 
-// ReadDir lists the directory name, without temporary upload files; with stat false it gives
-// names only (NLST needs nothing else), skipping one lstat per entry. Entries describe symbolic
-// links themselves. They are compact (name, size, mode, time: about 40 bytes and the name), so
-// a directory of 100,000 entries costs a few MiB, not the tens of MiB that os.FileInfo values
-// from Readdir take.
+// ReadDir lists the directory name, without temporary upload files, sorted by name (see
+// readLocalDir); with stat false it gives names only (NLST needs nothing else).
 func (l *localFS) ReadDir(name string, stat bool) ([]os.FileInfo, error) {
-	f, err := l.root.Open(name)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !fi.IsDir() {
-		return nil, syscall.ENOTDIR
-	}
-	// Names first (a directory opened through an os.Root stats every entry
-	// in ReadDir and keeps the result), then one lstat per entry into a
-	// reused buffer, only when the listing shows more than names.
-	names, err := f.Readdirnames(-1)
-	if err != nil {
-		return nil, err
-	}
-	entries := make([]entry, 0, len(names))
-	st := newEntryStater(f, l.root, name)
-	for _, n := range names {
-		if strings.HasPrefix(n, tempPrefix) {
-			continue
-		}
-		e := entry{name: n}
-		if stat && !st.lstat(&e) {
-			continue // removed since the directory was read
-		}
-		entries = append(entries, e)
-	}
-	out := make([]os.FileInfo, len(entries))
-	for i := range entries {
-		out[i] = &entries[i]
-	}
-	return out, nil
+	return readLocalDir(l.root, name, stat)
 }
 
 // Open opens a regular file for reading: its *os.File keeps the zero-copy path.
