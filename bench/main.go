@@ -308,6 +308,7 @@ func bench(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 			logf(stderr, "%s: n/a: %s", name, s.skip)
 		} else {
 			logf(stderr, "%s (%s) on %s, pid %d", name, s.version, s.addr, s.pid)
+			defer s.cpu.close()
 			defer s.stop()
 		}
 		servers = append(servers, s)

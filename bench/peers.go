@@ -34,6 +34,7 @@ type server struct {
 	fresh func() error
 
 	cmd     *exec.Cmd
+	cpu     *cpuMeter // CPU time of the server and everything it forks
 	logPath string
 	exited  chan struct{}
 	// skip is why the server is not measured ("" = it runs).
@@ -119,6 +120,10 @@ func (s *server) start(argv []string, dir string) error {
 	s.cmd.Dir = dir
 	s.cmd.Stdout, s.cmd.Stderr = logf, logf
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if s.cpu == nil {
+		s.cpu = newCPUMeter(s.name, func() int { return s.pid })
+	}
+	s.cpu.attach(s.cmd.SysProcAttr)
 	if err := s.cmd.Start(); err != nil {
 		return err
 	}
