@@ -190,9 +190,9 @@ func (s *server) stop() {
 
 // startWharf writes a configuration for wharf and starts it, with a metrics
 // listener when metrics is true.
-func startWharf(ctx context.Context, env *peerEnv, bin string, idx int, metrics bool) *server {
-	s := &server{name: "wharf", user: "bench", pass: "bench-pw", listUser: "lister", listPass: "lister-pw",
-		logPath: filepath.Join(env.work, "wharf.log")}
+func startWharf(ctx context.Context, env *peerEnv, name, bin string, idx int, metrics bool) *server {
+	s := &server{name: name, user: "bench", pass: "bench-pw", listUser: "lister", listPass: "lister-pw",
+		logPath: filepath.Join(env.work, name+".log")}
 	out, err := exec.CommandContext(ctx, bin, "version").Output()
 	if err != nil {
 		s.skip = "wharf version: " + err.Error()
@@ -230,7 +230,7 @@ func startWharf(ctx context.Context, env *peerEnv, bin string, idx int, metrics 
 	conf := wharfConfig(s.addr, s.metrics, lo, hi, env.cert, env.key, env.data, "info",
 		wharfUser{s.user, strings.TrimSpace(string(h)), `"*"`},
 		wharfUser{s.listUser, listHash, `"list", "read"`})
-	path := filepath.Join(env.work, "wharf.toml")
+	path := filepath.Join(env.work, name+".toml")
 	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
 		s.skip = err.Error()
 		return s
