@@ -84,11 +84,12 @@ func TestStatEntriesGone(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	batches := [][]entry{{{name: "a"}, {name: "b"}}, {{name: "c"}}}
+	ab, c := "ab", "c"
+	batches := [][]entry{{{names: &ab, off: 0, n: 1}, {names: &ab, off: 1, n: 1}}, {{names: &c, n: 1}}}
 	if gone := statEntries(f, root, ".", batches, 3); gone != 1 {
 		t.Fatalf("gone = %d, want 1", gone)
 	}
-	if batches[0][0].name != "a" || batches[0][1].name != "" || batches[1][0].name != "c" || batches[1][0].size != 1 {
+	if batches[0][0].Name() != "a" || batches[0][1].n != 0 || batches[1][0].Name() != "c" || batches[1][0].size != 1 {
 		t.Fatalf("batches = %+v", batches)
 	}
 }

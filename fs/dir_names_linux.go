@@ -16,8 +16,8 @@ const direntBufSize = 64 << 10
 
 // readNames reads the names of the open directory f, without ".", ".." and temporary upload
 // files, one getdents call at a time: batch gets the names of each call (the slice is
-// reused; the strings stay valid). The names of a batch are substrings of one string.
-func readNames(f *os.File, batch func(names []string)) error {
+// reused; the strings stay valid), one after the other in the string all (less than 64 KiB).
+func readNames(f *os.File, batch func(all string, names []string)) error {
 	fd := int(f.Fd())
 	buf := make([]byte, direntBufSize)
 	var names []string
@@ -44,7 +44,7 @@ func readNames(f *os.File, batch func(names []string)) error {
 			off += len(name)
 		})
 		if len(names) > 0 {
-			batch(names)
+			batch(all, names)
 		}
 	}
 }

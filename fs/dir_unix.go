@@ -22,7 +22,7 @@ func newEntryStater(dir *os.File, _ *os.Root, _ string) *entryStater {
 }
 
 func (s *entryStater) lstat(e *entry) bool {
-	if err := fstatat(s.dirfd, e.name, &s.cname, &s.st); err != nil {
+	if err := fstatat(s.dirfd, e.Name(), &s.cname, &s.st); err != nil {
 		return false
 	}
 	e.size = s.st.Size
