@@ -429,3 +429,17 @@ func TestSpreadAndLogMsg(t *testing.T) {
 		}
 	}
 }
+
+func TestCPUStatParsers(t *testing.T) {
+	if v, ok := statField([]byte("usage_usec 257590\nuser_usec 253627\n"), "usage_usec"); !ok || v != 257590 {
+		t.Errorf("statField = %d, %v", v, ok)
+	}
+	if _, ok := statField([]byte("user_usec 1\n"), "usage_usec"); ok {
+		t.Error("statField found a missing field")
+	}
+	// A command name with a space and a parenthesis; utime 7, stime 5, cutime 3, cstime 1.
+	stat := "42 (a b) c) S 1 42 42 0 -1 4194560 100 0 0 0 7 5 3 1 20 0 1 0 100 1000 10"
+	if got := statTicks([]byte(stat)); got != 16 {
+		t.Errorf("statTicks = %d, want 16", got)
+	}
+}

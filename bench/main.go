@@ -48,6 +48,7 @@ type options struct {
 	loginDuration time.Duration
 	listEntries   int
 	wharfBin      string
+	beforeBin     string
 	pureBin       string
 	dir           string
 	out           string
@@ -115,6 +116,10 @@ func formatBytes(v int64) string {
 
 var allServers = []string{"wharf", "vsftpd", "pure-ftpd"}
 
+// beforeName is the server name of the -before binary: a column of its own,
+// never a peer.
+const beforeName = "wharf-before"
+
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	o := &options{size: 1 << 30, smallSize: 4 << 10, parallelSize: 16 << 20, soakBig: 16 << 20, args: args}
 	fl := flag.NewFlagSet("bench", flag.ContinueOnError)
@@ -137,6 +142,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fl.DurationVar(&o.loginDuration, "login-duration", 10*time.Second, "how long the login workers run (f)")
 	fl.IntVar(&o.listEntries, "list-entries", 100000, "entries in the listed directory (g)")
 	fl.StringVar(&o.wharfBin, "wharf", "", "wharf binary (default: built from this module)")
+	fl.StringVar(&o.beforeBin, "before", "", "another wharf binary (a build from before a change), measured right after wharf in every round as \""+beforeName+"\"")
 	fl.StringVar(&o.pureBin, "pure-ftpd", "", "pure-ftpd binary (default: installed, or Debian's package unpacked)")
 	fl.StringVar(&o.dir, "dir", "", "parent of the scratch directory (default: /dev/shm when it has room, else the temporary directory)")
 	fl.StringVar(&o.out, "out", "", "also write the report to this file")
@@ -184,6 +190,12 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 			return nil, fmt.Errorf("unknown server %q (have: %s)", s, strings.Join(allServers, ", "))
 		}
 		o.servers = append(o.servers, s)
+		if s == "wharf" && o.beforeBin != "" {
+			o.servers = append(o.servers, beforeName)
+		}
+	}
+	if o.beforeBin != "" && !slices.Contains(o.servers, beforeName) {
+		return nil, fmt.Errorf("-before needs wharf among -servers")
 	}
 	switch {
 	case o.rounds < 1 || o.rounds > 100:
@@ -297,8 +309,11 @@ func bench(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 		var s *server
 		switch name {
 		case "wharf":
-			s = startWharf(ctx, env, wharfBin, i, o.want(soakName))
+			s = startWharf(ctx, env, name, wharfBin, i, o.want(soakName))
 			s.version += ", " + wharfSrc
+		case beforeName:
+			s = startWharf(ctx, env, name, o.beforeBin, i, o.want(soakName))
+			s.version += ", binary " + o.beforeBin
 		case "vsftpd":
 			s = startVsftpd(ctx, env, i)
 		case "pure-ftpd":
@@ -308,6 +323,7 @@ func bench(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 			logf(stderr, "%s: n/a: %s", name, s.skip)
 		} else {
 			logf(stderr, "%s (%s) on %s, pid %d", name, s.version, s.addr, s.pid)
+			defer s.cpu.close()
 			defer s.stop()
 		}
 		servers = append(servers, s)

@@ -34,6 +34,7 @@ type server struct {
 	fresh func() error
 
 	cmd     *exec.Cmd
+	cpu     *cpuMeter // CPU time of the server and everything it forks
 	logPath string
 	exited  chan struct{}
 	// skip is why the server is not measured ("" = it runs).
@@ -119,6 +120,10 @@ func (s *server) start(argv []string, dir string) error {
 	s.cmd.Dir = dir
 	s.cmd.Stdout, s.cmd.Stderr = logf, logf
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if s.cpu == nil {
+		s.cpu = newCPUMeter(s.name, func() int { return s.pid })
+	}
+	s.cpu.attach(s.cmd.SysProcAttr)
 	if err := s.cmd.Start(); err != nil {
 		return err
 	}
@@ -185,9 +190,9 @@ func (s *server) stop() {
 
 // startWharf writes a configuration for wharf and starts it, with a metrics
 // listener when metrics is true.
-func startWharf(ctx context.Context, env *peerEnv, bin string, idx int, metrics bool) *server {
-	s := &server{name: "wharf", user: "bench", pass: "bench-pw", listUser: "lister", listPass: "lister-pw",
-		logPath: filepath.Join(env.work, "wharf.log")}
+func startWharf(ctx context.Context, env *peerEnv, name, bin string, idx int, metrics bool) *server {
+	s := &server{name: name, user: "bench", pass: "bench-pw", listUser: "lister", listPass: "lister-pw",
+		logPath: filepath.Join(env.work, name+".log")}
 	out, err := exec.CommandContext(ctx, bin, "version").Output()
 	if err != nil {
 		s.skip = "wharf version: " + err.Error()
@@ -225,7 +230,7 @@ func startWharf(ctx context.Context, env *peerEnv, bin string, idx int, metrics 
 	conf := wharfConfig(s.addr, s.metrics, lo, hi, env.cert, env.key, env.data, "info",
 		wharfUser{s.user, strings.TrimSpace(string(h)), `"*"`},
 		wharfUser{s.listUser, listHash, `"list", "read"`})
-	path := filepath.Join(env.work, "wharf.toml")
+	path := filepath.Join(env.work, name+".toml")
 	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
 		s.skip = err.Error()
 		return s

@@ -108,13 +108,18 @@ func report(o *options, r *runner, servers []*server, chosen []scenario, res *re
 	var names, peers []string
 	for _, s := range servers {
 		names = append(names, s.name)
-		if s.name != "wharf" {
+		if s.name != "wharf" && s.name != beforeName {
 			peers = append(peers, s.name)
 		}
 	}
+	before := slices.Contains(names, beforeName)
 	fmt.Fprintf(&b, "## Results: medians of %d rounds\n\n", o.rounds)
-	fmt.Fprintf(&b, "| metric | unit | %s | best peer | wharf / best | target | met |\n", strings.Join(names, " | "))
-	fmt.Fprintf(&b, "|---|---|%s---|---|---|---|\n", strings.Repeat("---|", len(names)))
+	extra, extraSep := "", ""
+	if before {
+		extra, extraSep = " wharf / before |", "---|"
+	}
+	fmt.Fprintf(&b, "| metric | unit | %s |%s best peer | wharf / best | target | met |\n", strings.Join(names, " | "), extra)
+	fmt.Fprintf(&b, "|---|---|%s%s---|---|---|---|\n", strings.Repeat("---|", len(names)), extraSep)
 	for _, sc := range chosen {
 		if !sc.peers {
 			continue
@@ -123,6 +128,15 @@ func report(o *options, r *runner, servers []*server, chosen []scenario, res *re
 			fmt.Fprintf(&b, "| %s | %s |", m.key, m.unit)
 			for _, n := range names {
 				fmt.Fprintf(&b, " %s |", res.cell(m.key, n))
+			}
+			if before {
+				q := "n/a"
+				wv, wok := res.median(m.key, "wharf")
+				pv, pok := res.median(m.key, beforeName)
+				if wok && pok && pv != 0 {
+					q = fmt.Sprintf("%.2f×", wv/pv)
+				}
+				fmt.Fprintf(&b, " %s |", q)
 			}
 			bn, bv, bok := res.best(m, peers)
 			wv, wok := res.median(m.key, "wharf")

@@ -33,39 +33,46 @@ type scenario struct {
 
 // Metric keys.
 const (
-	mDownload     = "download 1 file, plain"
-	mDownloadTLS  = "download 1 file, TLS"
-	mUpload       = "upload 1 file, plain"
-	mUploadTLS    = "upload 1 file, TLS"
-	mSmallUp      = "small files: upload"
-	mSmallDown    = "small files: download"
-	mIdle         = "idle session memory (PSS)"
-	mParallel     = "parallel downloads, aggregate"
-	mLogins       = "logins per second"
-	mListTime     = "LIST of the big directory: time"
-	mListMem      = "LIST of the big directory: peak memory rise"
-	mNLSTTime     = "NLST of the big directory: time"
-	mNLSTMem      = "NLST of the big directory: peak memory rise"
-	mMLSDTime     = "MLSD of the big directory: time"
-	mMLSDMem      = "MLSD of the big directory: peak memory rise"
-	mCeilTCP      = "ceiling: loopback TCP (Go, memory to memory)"
-	mCeilSendfile = "ceiling: loopback TCP (Go, sendfile from the test file)"
-	mCeilAES      = "ceiling: AES-128-GCM seal, one core (Go)"
-	mCeilTLS      = "ceiling: TLS 1.3 stream over loopback (Go)"
+	mDownload       = "download 1 file, plain"
+	mDownloadTLS    = "download 1 file, TLS"
+	mUpload         = "upload 1 file, plain"
+	mUploadTLS      = "upload 1 file, TLS"
+	mSmallUp        = "small files: upload"
+	mSmallDown      = "small files: download"
+	mIdle           = "idle session memory (PSS)"
+	mParallel       = "parallel downloads, aggregate"
+	mLogins         = "logins per second"
+	mListTime       = "LIST of the big directory: time"
+	mListMem        = "LIST of the big directory: peak memory rise"
+	mNLSTTime       = "NLST of the big directory: time"
+	mNLSTMem        = "NLST of the big directory: peak memory rise"
+	mMLSDTime       = "MLSD of the big directory: time"
+	mMLSDMem        = "MLSD of the big directory: peak memory rise"
+	mCPUDownload    = "server CPU per GiB: download, plain"
+	mCPUDownloadTLS = "server CPU per GiB: download, TLS"
+	mCPUUpload      = "server CPU per GiB: upload, plain"
+	mCPUUploadTLS   = "server CPU per GiB: upload, TLS"
+	mCPUSmallUp     = "server CPU per 1,000 small files: upload"
+	mCPUSmallDown   = "server CPU per 1,000 small files: download"
+	mCeilTCP        = "ceiling: loopback TCP (Go, memory to memory)"
+	mCeilSendfile   = "ceiling: loopback TCP (Go, sendfile from the test file)"
+	mCeilAES        = "ceiling: AES-128-GCM seal, one core (Go)"
+	mCeilTLS        = "ceiling: TLS 1.3 stream over loopback (Go)"
 )
 
 func scenarios() []scenario {
 	return []scenario{
 		{name: "download", doc: "(a) one big download, plain", peers: true,
-			metrics: []metric{{mDownload, "MB/s", true, 1}}, run: runDownload(false)},
+			metrics: []metric{{mDownload, "MB/s", true, 1}, {mCPUDownload, "CPU s/GiB", false, 0}}, run: runDownload(false)},
 		{name: "download-tls", doc: "(a) one big download, PROT P", peers: true,
-			metrics: []metric{{mDownloadTLS, "MB/s", true, 1}}, run: runDownload(true)},
+			metrics: []metric{{mDownloadTLS, "MB/s", true, 1}, {mCPUDownloadTLS, "CPU s/GiB", false, 0}}, run: runDownload(true)},
 		{name: "upload", doc: "(b) one big upload, plain", peers: true,
-			metrics: []metric{{mUpload, "MB/s", true, 1}}, run: runUpload(false)},
+			metrics: []metric{{mUpload, "MB/s", true, 1}, {mCPUUpload, "CPU s/GiB", false, 0}}, run: runUpload(false)},
 		{name: "upload-tls", doc: "(b) one big upload, PROT P", peers: true,
-			metrics: []metric{{mUploadTLS, "MB/s", true, 1}}, run: runUpload(true)},
+			metrics: []metric{{mUploadTLS, "MB/s", true, 1}, {mCPUUploadTLS, "CPU s/GiB", false, 0}}, run: runUpload(true)},
 		{name: "small", doc: "(c) many small files uploaded then downloaded in one session", peers: true,
-			metrics: []metric{{mSmallUp, "files/s", true, 1}, {mSmallDown, "files/s", true, 1}}, run: runSmall},
+			metrics: []metric{{mSmallUp, "files/s", true, 1}, {mSmallDown, "files/s", true, 1},
+				{mCPUSmallUp, "CPU s/1000 files", false, 0}, {mCPUSmallDown, "CPU s/1000 files", false, 0}}, run: runSmall},
 		{name: "idle", doc: "(d) concurrent logged-in idle sessions: PSS per session", peers: true,
 			metrics: []metric{{mIdle, "KiB/session", false, 0.25}}, run: runIdle},
 		{name: "parallel", doc: "(e) parallel downloads: aggregate throughput", peers: true,
@@ -121,9 +128,9 @@ func (r *runner) session(srv *server, secure bool) (*client, error) {
 func mbps(n int64, d time.Duration) float64 { return float64(n) / d.Seconds() / 1e6 }
 
 func runDownload(secure bool) func(context.Context, *runner, *server) (map[string]float64, error) {
-	key := mDownload
+	key, cpuKey := mDownload, mCPUDownload
 	if secure {
-		key = mDownloadTLS
+		key, cpuKey = mDownloadTLS, mCPUDownloadTLS
 	}
 	return func(_ context.Context, r *runner, srv *server) (map[string]float64, error) {
 		c, err := r.session(srv, secure)
@@ -132,6 +139,7 @@ func runDownload(secure bool) func(context.Context, *runner, *server) (map[strin
 		}
 		defer c.quit()
 		buf := make([]byte, copyBufSize)
+		cpu := srv.cpuStart()
 		start := time.Now()
 		n, err := c.retr(bigFile, buf)
 		d := time.Since(start)
@@ -144,7 +152,7 @@ func runDownload(secure bool) func(context.Context, *runner, *server) (map[strin
 		if secure {
 			r.noteTLS(srv, c)
 		}
-		return map[string]float64{key: mbps(n, d)}, nil
+		return withCPU(map[string]float64{key: mbps(n, d)}, cpuKey, cpu, float64(n)/(1<<30)), nil
 	}
 }
 
@@ -155,9 +163,9 @@ func (r *runner) noteTLS(srv *server, c *client) {
 }
 
 func runUpload(secure bool) func(context.Context, *runner, *server) (map[string]float64, error) {
-	key := mUpload
+	key, cpuKey := mUpload, mCPUUpload
 	if secure {
-		key = mUploadTLS
+		key, cpuKey = mUploadTLS, mCPUUploadTLS
 	}
 	return func(_ context.Context, r *runner, srv *server) (map[string]float64, error) {
 		src, err := os.Open(filepath.Join(r.env.data, bigFile))
@@ -176,6 +184,7 @@ func runUpload(secure bool) func(context.Context, *runner, *server) (map[string]
 		if err := prefault(filepath.Join(r.env.data, uploadDir), r.o.size, buf); err != nil {
 			return nil, err
 		}
+		cpu := srv.cpuStart()
 		start := time.Now()
 		n, err := c.stor(name, src, r.o.size, buf)
 		d := time.Since(start)
@@ -189,8 +198,17 @@ func runUpload(secure bool) func(context.Context, *runner, *server) (map[string]
 		if n != r.o.size || fi.Size() != r.o.size {
 			return nil, fmt.Errorf("uploaded %d bytes, server has %d, want %d", n, fi.Size(), r.o.size)
 		}
-		return map[string]float64{key: mbps(n, d)}, nil
+		return withCPU(map[string]float64{key: mbps(n, d)}, cpuKey, cpu, float64(n)/(1<<30)), nil
 	}
+}
+
+// withCPU adds to vals the server's CPU seconds per unit since span began,
+// when they could be measured.
+func withCPU(vals map[string]float64, key string, span cpuSpan, units float64) map[string]float64 {
+	if v, ok := span.per(units); ok {
+		vals[key] = v
+	}
+	return vals
 }
 
 // prefault writes size bytes into a scratch file in dir and deletes it, just
@@ -247,6 +265,7 @@ func runSmall(_ context.Context, r *runner, srv *server) (map[string]float64, er
 		body[i] = byte(i * 7)
 	}
 	n := r.o.smallCount
+	cpu := srv.cpuStart()
 	start := time.Now()
 	for i := range n {
 		if _, err := c.stor(fmt.Sprintf("f%05d", i), nil, r.o.smallSize, body); err != nil {
@@ -254,6 +273,8 @@ func runSmall(_ context.Context, r *runner, srv *server) (map[string]float64, er
 		}
 	}
 	up := time.Since(start)
+	cpuUp, cpuUpOK := cpu.per(float64(n) / 1000)
+	cpu = srv.cpuStart()
 	start = time.Now()
 	for i := range n {
 		got, err := c.retr(fmt.Sprintf("f%05d", i), buf)
@@ -265,10 +286,14 @@ func runSmall(_ context.Context, r *runner, srv *server) (map[string]float64, er
 		}
 	}
 	down := time.Since(start)
-	return map[string]float64{
+	vals := map[string]float64{
 		mSmallUp:   float64(n) / up.Seconds(),
 		mSmallDown: float64(n) / down.Seconds(),
-	}, nil
+	}
+	if cpuUpOK {
+		vals[mCPUSmallUp] = cpuUp
+	}
+	return withCPU(vals, mCPUSmallDown, cpu, float64(n)/1000), nil
 }
 
 // openSessions logs n sessions in, at most 16 at a time.

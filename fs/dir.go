@@ -48,7 +48,10 @@ func (t *Tree) readDirWith(n node, stat bool) ([]os.FileInfo, error) {
 	if n.ancestor {
 		entries = t.mergeMounts(n.vpath, entries)
 	}
-	slices.SortFunc(entries, func(a, b os.FileInfo) int { return strings.Compare(a.Name(), b.Name()) })
+	byName := func(a, b os.FileInfo) int { return strings.Compare(a.Name(), b.Name()) }
+	if !slices.IsSortedFunc(entries, byName) { // a local folder's listing comes sorted
+		slices.SortFunc(entries, byName)
+	}
 	return entries, nil
 }
 
@@ -61,15 +64,17 @@ func (t *Tree) ReadDirNames(name string) ([]os.FileInfo, error) {
 	return t.readDirWith(n, false)
 }
 
-// entry is one compact directory entry.
+// entry is one compact directory entry (32 bytes): its name is (*names)[off:off+n], in the
+// string of the batch it was read in (less than 64 KiB).
 type entry struct {
-	name  string
-	size  int64
-	mtime int64 // Unix nanoseconds
-	mode  os.FileMode
+	names  *string
+	off, n uint16
+	mode   os.FileMode
+	size   int64
+	mtime  int64 // Unix nanoseconds
 }
 
-func (e *entry) Name() string       { return e.name }
+func (e *entry) Name() string       { return (*e.names)[e.off : int(e.off)+int(e.n)] }
 func (e *entry) Size() int64        { return e.size }
 func (e *entry) Mode() os.FileMode  { return e.mode }
 func (e *entry) ModTime() time.Time { return time.Unix(0, e.mtime) }

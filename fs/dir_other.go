@@ -18,7 +18,7 @@ func newEntryStater(_ *os.File, root *os.Root, rel string) *entryStater {
 }
 
 func (s *entryStater) lstat(e *entry) bool {
-	fi, err := s.root.Lstat(path.Join(s.rel, e.name))
+	fi, err := s.root.Lstat(path.Join(s.rel, e.Name()))
 	if err != nil {
 		return false
 	}

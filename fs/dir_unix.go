@@ -14,6 +14,7 @@ import (
 type entryStater struct {
 	dirfd int
 	st    unix.Stat_t
+	cname []byte
 }
 
 func newEntryStater(dir *os.File, _ *os.Root, _ string) *entryStater {
@@ -21,7 +22,7 @@ func newEntryStater(dir *os.File, _ *os.Root, _ string) *entryStater {
 }
 
 func (s *entryStater) lstat(e *entry) bool {
-	if err := unix.Fstatat(s.dirfd, e.name, &s.st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+	if err := fstatat(s.dirfd, e.Name(), &s.cname, &s.st); err != nil {
 		return false
 	}
 	e.size = s.st.Size

@@ -111,10 +111,10 @@ func (p *Ports) FetchNext() (exposed, listened int, ok bool) {
 
 // maxAttempts bounds the candidate ports ftpserverlib tries per PASV/EPSV.
 // FetchNext only hands out free ports, so a few candidates suffice, and the
-// library's search costs a map and up to four FetchNext calls per attempt: with
-// the whole of a 1000-port range that was a quarter of the server's CPU time in
-// the small-files benchmark.
-const maxAttempts = 32
+// library draws every candidate (a FetchNext each, into a map) before it tries
+// the first: with the whole of a 1000-port range that was a quarter of the
+// server's CPU time in the small-files benchmark. 10 is the library's minimum.
+const maxAttempts = 10
 
 // NumberAttempts returns how many candidate ports ftpserverlib may try for
 // one passive attempt: the size of the range, at most maxAttempts.

@@ -643,13 +643,15 @@ func (f *sessionFS) refused(name string, err error) error {
 
 func (s *Server) transferDone(sess *session, u *auth.User, t fs.Transfer) {
 	defer s.reg.transfers.Add(-1)
-	dir := t.Direction.String()
-	result := transferComplete
-	if !t.Complete {
-		result = transferInterrupted
+	up, cut := 0, 0
+	if t.Direction == fs.Upload {
+		up = 1
 	}
-	s.metrics.transfersTotal.WithLabelValues(dir, result).Inc()
-	s.metrics.transferBytes.WithLabelValues(dir).Add(float64(t.Bytes))
+	if !t.Complete {
+		cut = 1
+	}
+	s.metrics.transferDone[up][cut].Inc()
+	s.metrics.transferDoneBytes[up].Add(float64(t.Bytes))
 	s.xfer.write(t, sess.remote, u)
 	sess.live.Store(nil)
 	k := events.Download

@@ -44,6 +44,8 @@ type metrics struct {
 	bansTotal           prometheus.Counter
 	transfersTotal      *prometheus.CounterVec
 	transferBytes       *prometheus.CounterVec
+	transferDone        [2][2]prometheus.Counter // [upload][interrupted]: transfersTotal's series, resolved once
+	transferDoneBytes   [2]prometheus.Counter    // [upload]: transferBytes' series
 	passiveInUse        prometheus.GaugeFunc
 	passiveExhausted    prometheus.Counter
 	tlsHandshakes       *prometheus.CounterVec
@@ -138,10 +140,10 @@ func newMetrics(activeBans, passiveInUse, clusterUp func() float64) *metrics {
 	for _, r := range []string{loginSuccess, loginFailure} {
 		m.loginsTotal.WithLabelValues(r)
 	}
-	for _, d := range []string{"upload", "download"} {
-		m.transferBytes.WithLabelValues(d)
-		for _, r := range []string{transferComplete, transferInterrupted} {
-			m.transfersTotal.WithLabelValues(d, r)
+	for up, d := range []string{"download", "upload"} {
+		m.transferDoneBytes[up] = m.transferBytes.WithLabelValues(d)
+		for cut, r := range []string{transferComplete, transferInterrupted} {
+			m.transferDone[up][cut] = m.transfersTotal.WithLabelValues(d, r)
 		}
 	}
 	for _, mode := range []string{tlsModeExplicit, tlsModeImplicit, tlsModeData} {
