@@ -2,6 +2,7 @@ package fs
 
 import (
 	"io"
+	"sync"
 	"sync/atomic"
 	"syscall"
 )
@@ -22,12 +23,22 @@ const (
 	// deflate) and when throttling.
 	bufferSize = 256 << 10
 	// unsentLimit caps the data a download leaves unsent in the socket when a stall timeout
-	// applies (see limitUnsent).
+	// applies (see limitUnsent), except while it copies with few downloads running (copyUnsent).
 	unsentLimit = bufferSize
 	// copyingDownloads is how many downloads may run at once before the unthrottled ones send
-	// with sendfile(2) instead of copying through a pooled buffer (see WriteTo).
+	// with sendfile(2) instead of copying (see WriteTo).
 	copyingDownloads = 4
+	// copyBufferSize is the size of the buffers a download copies through while few run (one
+	// read and one write per zero-copy step), and copyUnsent the cap on the socket's unsent data
+	// meanwhile: 1 MiB writes under a 1 MiB cap cost both ends less CPU than 256 KiB ones (the
+	// receiver wakes half as often), and the slowest client a step waits for is the same as
+	// with sendfile's 1 MiB steps under a 256 KiB cap (see zeroCopyChunk).
+	copyBufferSize = 1 << 20
+	copyUnsent     = copyBufferSize
 )
+
+// copyBufs holds the buffers of copying downloads, process-wide: few use one at a time.
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, copyBufferSize); return &b }}
 
 // sendingDownloads counts the downloads in progress, process-wide, that could send with
 // sendfile(2): unthrottled ones choose between a copy and sendfile by it at every step.
@@ -79,7 +90,7 @@ func (h *handle) cancelled() error {
 	return nil
 }
 
-// WriteTo sends the file to w (a download). Unthrottled, it copies through a pooled 256 KiB
+// WriteTo sends the file to w (a download). Unthrottled, it copies through a pooled 1 MiB
 // buffer while at most copyingDownloads downloads run, and otherwise hands w an
 // *io.LimitedReader around the *os.File, which a *net.TCPConn turns into sendfile(2); when w
 // cannot read from a reader (TLS) it always copies. Throttled, it copies chunks no larger than
@@ -120,11 +131,20 @@ func (h *handle) WriteTo(w io.Writer) (int64, error) {
 			err error
 			eof bool
 		)
+		few := sendingDownloads.Load() <= copyingDownloads
 		switch {
-		case !limited && isRF && h.f != nil && sendingDownloads.Load() > copyingDownloads:
+		case !limited && isRF && h.f != nil && !few:
+			g.limitUnsent(unsentLimit)
 			lr := &io.LimitedReader{R: h.f, N: h.zeroCopyChunk}
 			g.arm()
 			n, err = rf.ReadFrom(lr)
+			eof = lr.N > 0
+		case !limited && isRF && h.f != nil:
+			g.limitUnsent(copyUnsent)
+			buf := copyBufs.Get().(*[]byte)
+			lr := &io.LimitedReader{R: h.f, N: h.zeroCopyChunk}
+			n, err = io.CopyBuffer(gw, lr, *buf)
+			copyBufs.Put(buf)
 			eof = lr.N > 0
 		case !limited:
 			buf, put := h.buffer()

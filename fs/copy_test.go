@@ -137,8 +137,8 @@ func TestFewDownloadsCopy(t *testing.T) {
 			dst.copied, len(dst.readers))
 	}
 	for _, sz := range dst.sizes {
-		if sz != bufferSize {
-			t.Fatalf("writes of %v bytes, want %d each", dst.sizes, bufferSize)
+		if sz != copyBufferSize {
+			t.Fatalf("writes of %v bytes, want %d each", dst.sizes, copyBufferSize)
 		}
 	}
 	_ = h.Close()

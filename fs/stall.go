@@ -32,6 +32,7 @@ type stallGuard struct {
 	write   bool
 	timeout time.Duration
 	armed   bool
+	unsent  int // the cap on the socket's unsent data (a download's; 0: none set)
 }
 
 // guard returns the stall guard of conn, the connection side of a copy (write: a download).
@@ -48,9 +49,19 @@ func (h *handle) guard(conn any, write bool) *stallGuard {
 		g.set = c.SetReadDeadline
 	}
 	if g.set != nil && write {
-		limitUnsent(conn, unsentLimit)
+		g.limitUnsent(unsentLimit)
 	}
 	return g
+}
+
+// limitUnsent sets the cap on the unsent data of a guarded download's socket to n bytes, if
+// it is not n already; it does nothing without a guard.
+func (g *stallGuard) limitUnsent(n int) {
+	if g.set == nil || !g.write || g.unsent == n {
+		return
+	}
+	limitUnsent(g.conn, n)
+	g.unsent = n
 }
 
 // arm gives the next step StallTimeout to make progress. An error (a closed connection) is

@@ -1,6 +1,8 @@
 package fs
 
 import (
+	"bytes"
+	"io"
 	"net"
 	"testing"
 	"time"
@@ -36,6 +38,39 @@ func TestLimitUnsent(t *testing.T) {
 		if got != tc.want {
 			t.Errorf("%s: TCP_NOTSENT_LOWAT = %d, want %d", tc.name, got, tc.want)
 		}
+	}
+}
+
+// TestUnsentCapFollowsPath: a guarded plain download that copies (few downloads run) caps its
+// socket's unsent data at copyUnsent, one that sends with sendfile at unsentLimit.
+func TestUnsentCapFollowsPath(t *testing.T) {
+	dir := t.TempDir()
+	data := randomFile(t, dir, "f", 3<<20+1)
+	tr := newTree(t, []Mount{{Path: "/", Dir: dir, Perm: PermAll}}, Options{StallTimeout: 10 * time.Second})
+	for _, many := range []bool{false, true} {
+		if many {
+			manyDownloads(t)
+		}
+		client, server := tcpPair(t)
+		got := make(chan []byte, 1)
+		go func() { b, _ := io.ReadAll(client); got <- b }()
+		h := openDownload(t, tr, "/f")
+		if _, err := h.WriteTo(server); err != nil {
+			t.Fatal(err)
+		}
+		_ = h.Close()
+		want := copyUnsent
+		if many {
+			want = unsentLimit
+		}
+		if v := notsentLowat(t, server); v != want {
+			t.Errorf("many downloads %v: TCP_NOTSENT_LOWAT = %d, want %d", many, v, want)
+		}
+		_ = server.Close()
+		if b := <-got; !bytes.Equal(b, data) {
+			t.Fatalf("many downloads %v: %d bytes received, differing", many, len(b))
+		}
+		_ = client.Close()
 	}
 }
 
