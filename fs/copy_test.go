@@ -68,9 +68,18 @@ func openDownload(t *testing.T, tr *Tree, name string) *handle {
 	return h
 }
 
-// TestZeroCopyDownload: unthrottled, WriteTo hands a ReaderFrom destination an *io.LimitedReader
-// around the *os.File itself, which *net.TCPConn.ReadFrom turns into sendfile(2).
+// manyDownloads makes the downloads of a test count as if copyingDownloads others ran, so that
+// unthrottled ones take sendfile(2).
+func manyDownloads(t *testing.T) {
+	sendingDownloads.Add(copyingDownloads)
+	t.Cleanup(func() { sendingDownloads.Add(-copyingDownloads) })
+}
+
+// TestZeroCopyDownload: unthrottled, with more than copyingDownloads downloads running, WriteTo
+// hands a ReaderFrom destination an *io.LimitedReader around the *os.File itself, which
+// *net.TCPConn.ReadFrom turns into sendfile(2).
 func TestZeroCopyDownload(t *testing.T) {
+	manyDownloads(t)
 	dir := t.TempDir()
 	data := randomFile(t, dir, "f", 3*1024*1024+123)
 	var rec recorder
@@ -102,6 +111,60 @@ func TestZeroCopyDownload(t *testing.T) {
 		t.Fatalf("transfers = %+v", ts)
 	}
 }
+
+// TestFewDownloadsCopy: unthrottled, while at most copyingDownloads downloads run, WriteTo
+// copies through the pooled buffer even to a ReaderFrom destination, and switches to sendfile(2)
+// as soon as more run, in the middle of a transfer.
+func TestFewDownloadsCopy(t *testing.T) {
+	dir := t.TempDir()
+	data := randomFile(t, dir, "f", 4<<20+5)
+	tr := newTree(t, []Mount{{Path: "/", Dir: dir, Perm: PermAll}}, Options{})
+	h := openDownload(t, tr, "/f")
+	h.zeroCopyChunk = 1 << 20
+	dst := &switchingRF{}
+	dst.onWrite = func(total int) {
+		if total == 2<<20 && !dst.switched { // two chunks copied: the others start
+			dst.switched = true
+			manyDownloads(t)
+		}
+	}
+	n, err := io.Copy(dst, h)
+	if err != nil || n != int64(len(data)) || !bytes.Equal(dst.buf.Bytes(), data) {
+		t.Fatalf("io.Copy = %d, %v; content equal: %v", n, err, bytes.Equal(dst.buf.Bytes(), data))
+	}
+	if dst.copied != 2<<20 || len(dst.readers) != 3 {
+		t.Fatalf("%d bytes copied through Write, then %d ReadFrom calls; want 2 MiB, then 3",
+			dst.copied, len(dst.readers))
+	}
+	for _, sz := range dst.sizes {
+		if sz != bufferSize {
+			t.Fatalf("writes of %v bytes, want %d each", dst.sizes, bufferSize)
+		}
+	}
+	_ = h.Close()
+	if sendingDownloads.Load() != copyingDownloads {
+		t.Fatalf("%d downloads counted after the transfer, want the %d others", sendingDownloads.Load(), copyingDownloads)
+	}
+}
+
+// switchingRF is an io.ReaderFrom that records the writes and readers it is handed.
+type switchingRF struct {
+	recordingRF
+	sizes    []int
+	copied   int
+	switched bool
+	onWrite  func(total int)
+}
+
+func (r *switchingRF) Write(p []byte) (int, error) {
+	r.sizes = append(r.sizes, len(p))
+	r.copied += len(p)
+	n, err := r.buf.Write(p)
+	r.onWrite(r.copied)
+	return n, err
+}
+
+func (r *switchingRF) ReadFrom(src io.Reader) (int64, error) { return r.recordingRF.ReadFrom(src) }
 
 // TestBufferedDownload: a destination without ReadFrom (TLS) gets large writes from a pooled buffer.
 func TestBufferedDownload(t *testing.T) {
@@ -291,11 +354,14 @@ func TestThrottledUpload(t *testing.T) {
 }
 
 // TestTCPTransfers moves files over real loopback TCP connections, both ways, unthrottled
-// (sendfile and splice) and throttled.
+// (copied or with sendfile, and splice) and throttled.
 func TestTCPTransfers(t *testing.T) {
 	dir := t.TempDir()
 	data := randomFile(t, dir, "src", 5<<20+17)
-	for _, limit := range []Rate{0, 50_000_000} {
+	for i, limit := range []Rate{0, 50_000_000, 0} {
+		if i == 2 {
+			manyDownloads(t) // sendfile
+		}
 		tr := newTree(t, []Mount{{Path: "/", Dir: dir, Perm: PermAll}}, Options{
 			DownloadLimits: []*Limiter{NewLimiter(limit)},
 			UploadLimits:   []*Limiter{NewLimiter(limit)},

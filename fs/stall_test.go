@@ -134,13 +134,18 @@ func TestStalledDownload(t *testing.T) {
 		limit Rate
 		wrap  func(net.Conn) io.Writer
 		shut  bool // the socket's sending side is shut (TLS: see shutTLSSocket)
+		many  bool // more than copyingDownloads downloads run
 	}{
-		{"sendfile", 0, func(c net.Conn) io.Writer { return c }, false},
-		{"buffered (TLS)", 0, func(c net.Conn) io.Writer { return connOnly{c} }, true},
-		{"throttled", 100_000_000, func(c net.Conn) io.Writer { return c }, false},
+		{"sendfile", 0, func(c net.Conn) io.Writer { return c }, false, true},
+		{"copied (few downloads)", 0, func(c net.Conn) io.Writer { return c }, false, false},
+		{"buffered (TLS)", 0, func(c net.Conn) io.Writer { return connOnly{c} }, true, false},
+		{"throttled", 100_000_000, func(c net.Conn) io.Writer { return c }, false, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			if tc.many {
+				manyDownloads(t)
+			}
 			var rec recorder
 			tr := newTree(t, []Mount{{Path: "/", Dir: dir, Perm: PermAll}}, Options{
 				StallTimeout:   timeout,
@@ -215,7 +220,7 @@ func TestStalledUpload(t *testing.T) {
 }
 
 // TestSlowClientNotCut: clients slower than the network but faster than
-// zeroCopyChunk / StallTimeout complete their transfers, both ways, zero-copy and buffered.
+// zeroCopyChunk / StallTimeout complete their transfers, both ways, zero-copy, copied and buffered.
 // Each is slow for 1.5 s (2.5 MiB/s: a 1 MiB chunk every 0.4 s), then quick.
 func TestSlowClientNotCut(t *testing.T) {
 	const (
@@ -227,18 +232,18 @@ func TestSlowClientNotCut(t *testing.T) {
 	)
 	dir := t.TempDir()
 	data := randomFile(t, dir, "src", size)
-	for _, buffered := range []bool{false, true} {
-		name := "zero-copy"
-		if buffered {
-			name = "buffered"
-		}
+	for _, mode := range []string{"zero-copy", "copied", "buffered"} {
+		buffered := mode == "buffered"
 		wrap := func(c net.Conn) net.Conn {
 			if buffered {
 				return connOnly{c}
 			}
 			return c
 		}
-		t.Run(name, func(t *testing.T) {
+		t.Run(mode, func(t *testing.T) {
+			if mode == "zero-copy" {
+				manyDownloads(t) // sendfile; "copied": a plain connection, few downloads
+			}
 			var rec recorder
 			tr := newTree(t, []Mount{{Path: "/", Dir: dir, Perm: PermAll}}, Options{
 				StallTimeout: timeout, OnTransfer: rec.add, AtomicUploads: true,
