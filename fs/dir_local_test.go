@@ -93,3 +93,50 @@ func TestStatEntriesGone(t *testing.T) {
 		t.Fatalf("batches = %+v", batches)
 	}
 }
+
+// TestFindTemp finds the temporary upload files of a tree: regular files only, in directories
+// at any depth (one named as a temporary file too), not through symbolic links.
+func TestFindTemp(t *testing.T) {
+	dir := t.TempDir()
+	outside := t.TempDir()
+	for _, p := range []string{"a/b/c", tempPrefix + "dir/d", "big"} {
+		if err := os.MkdirAll(filepath.Join(dir, p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []string{tempPrefix + "1", "a/b/c/" + tempPrefix + "2", tempPrefix + "dir/d/" + tempPrefix + "3", "big/" + tempPrefix + "4"}
+	for _, p := range append(slices.Clone(want), "a/plain", "big/x", "a/b/"+tempPrefix+"no/inner") {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, p)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, p), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 3000 { // several getdents calls
+		if err := os.WriteFile(filepath.Join(dir, "big", fmt.Sprintf("entry-%04d-with-a-longer-name", i)), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(outside, tempPrefix+"out"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, filepath.Join(dir, "link")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(outside, tempPrefix+"out"), filepath.Join(dir, tempPrefix+"link")); err != nil {
+		t.Fatal(err)
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	var got []string
+	findTemp(root, ".", func(p string) { got = append(got, p) })
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("findTemp = %q, want %q", got, want)
+	}
+}

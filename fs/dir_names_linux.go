@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"os"
+	"path"
 	"strings"
 	"syscall"
 
@@ -52,19 +53,80 @@ func readNames(f *os.File, batch func(all string, names []string)) error {
 // eachDirent calls fn with the name of every entry of buf (struct linux_dirent64: d_ino,
 // d_off, d_reclen, d_type, d_name), except ".", ".." and temporary upload files.
 func eachDirent(buf []byte, fn func(name []byte)) {
+	eachTypedDirent(buf, func(name []byte, _ byte) {
+		if !bytes.HasPrefix(name, []byte(tempPrefix)) {
+			fn(name)
+		}
+	})
+}
+
+// eachTypedDirent calls fn with the name and d_type of every entry of buf but "." and "..".
+func eachTypedDirent(buf []byte, fn func(name []byte, typ byte)) {
 	for len(buf) >= 19 {
 		reclen := int(binary.NativeEndian.Uint16(buf[16:18]))
 		if reclen < 19 || reclen > len(buf) {
 			return
 		}
-		name := buf[19:reclen]
+		typ, name := buf[18], buf[19:reclen]
 		buf = buf[reclen:]
 		if i := bytes.IndexByte(name, 0); i >= 0 {
 			name = name[:i]
 		}
-		if len(name) == 0 || string(name) == "." || string(name) == ".." || bytes.HasPrefix(name, []byte(tempPrefix)) {
+		if len(name) == 0 || string(name) == "." || string(name) == ".." {
 			continue
 		}
-		fn(name)
+		fn(name, typ)
+	}
+}
+
+// findTemp calls found with the path (in root) of every regular file named as a temporary
+// upload file in the directory dir of root and below it. Directories are read by the type
+// getdents gives (a stat only where the file system gives none), not by fs.WalkDir on
+// root.FS(), which lstats every entry of a directory opened in a root and keeps a FileInfo
+// for each. Symbolic links are not followed.
+func findTemp(root *os.Root, dir string, found func(p string)) {
+	buf := make([]byte, direntBufSize)
+	findTempIn(root, dir, buf, found)
+}
+
+func findTempIn(root *os.Root, dir string, buf []byte, found func(p string)) {
+	f, err := root.Open(dir)
+	if err != nil {
+		return // unreadable: skip
+	}
+	var subdirs []string
+	fd := int(f.Fd())
+	for {
+		n, err := unix.Getdents(fd, buf)
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil || n <= 0 {
+			break
+		}
+		eachTypedDirent(buf[:n], func(name []byte, typ byte) {
+			temp := bytes.HasPrefix(name, []byte(tempPrefix))
+			if typ == unix.DT_UNKNOWN {
+				fi, err := root.Lstat(path.Join(dir, string(name)))
+				switch {
+				case err != nil:
+					return
+				case fi.IsDir():
+					typ = unix.DT_DIR
+				case fi.Mode().IsRegular():
+					typ = unix.DT_REG
+				}
+			}
+			switch {
+			case typ == unix.DT_DIR:
+				subdirs = append(subdirs, path.Join(dir, string(name)))
+			case typ == unix.DT_REG && temp:
+				found(path.Join(dir, string(name)))
+			}
+		})
+	}
+	_ = f.Close()
+	for _, d := range subdirs {
+		findTempIn(root, d, buf, found)
 	}
 }

@@ -3,6 +3,7 @@
 package fs
 
 import (
+	iofs "io/fs"
 	"math"
 	"os"
 	"strings"
@@ -36,4 +37,18 @@ func readNames(f *os.File, batch func(all string, names []string)) error {
 		}
 	}
 	return nil
+}
+
+// findTemp calls found with the path (in root) of every regular file named as a temporary
+// upload file in the directory dir of root and below it. Symbolic links are not followed.
+func findTemp(root *os.Root, dir string, found func(p string)) {
+	_ = iofs.WalkDir(root.FS(), dir, func(p string, d iofs.DirEntry, err error) error {
+		if err != nil {
+			return nil // unreadable: skip
+		}
+		if d.Type().IsRegular() && strings.HasPrefix(d.Name(), tempPrefix) {
+			found(p)
+		}
+		return nil
+	})
 }

@@ -2,7 +2,6 @@ package fs
 
 import (
 	"errors"
-	iofs "io/fs"
 	"log/slog"
 	"os"
 	"path"
@@ -68,14 +67,10 @@ func sweepFolder(dir string, log *slog.Logger) {
 	}
 	go func() {
 		defer root.Close()
-		_ = iofs.WalkDir(root.FS(), ".", func(p string, d iofs.DirEntry, err error) error {
-			if err != nil {
-				return nil // unreadable: skip
-			}
-			if d.Type().IsRegular() && strings.HasPrefix(d.Name(), tempPrefix) && removeIfStale(root, p) {
+		findTemp(root, ".", func(p string) {
+			if removeIfStale(root, p) {
 				log.Info("stale temporary upload file removed", "file", p)
 			}
-			return nil
 		})
 	}()
 }
