@@ -90,10 +90,11 @@ func (h *handle) cancelled() error {
 	return nil
 }
 
-// WriteTo sends the file to w (a download). Unthrottled, it copies through a pooled 1 MiB
-// buffer while at most copyingDownloads downloads run, and otherwise hands w an
-// *io.LimitedReader around the *os.File, which a *net.TCPConn turns into sendfile(2); when w
-// cannot read from a reader (TLS) it always copies. Throttled, it copies chunks no larger than
+// WriteTo sends the file to w (a download). Unthrottled, it hands w an *io.LimitedReader
+// around the *os.File, which a *net.TCPConn turns into sendfile(2), for the first step, and
+// for the next ones while more than copyingDownloads downloads run; with fewer, the steps after
+// the first copy through a pooled 1 MiB buffer. When w cannot read from a reader (TLS) it
+// always copies. Throttled, it copies chunks no larger than
 // the burst, waiting on every applicable limiter before each. With Options.StallTimeout, w's
 // deadline is set before each chunk or write (see stallGuard).
 //
@@ -133,7 +134,9 @@ func (h *handle) WriteTo(w io.Writer) (int64, error) {
 			err error
 			eof bool
 		)
-		few := sendingDownloads.Load() <= copyingDownloads
+		// the first step always sends with sendfile: a file of one step (most files) goes as
+		// before, without a copy, a second cap or the connection's coalescing of small writes
+		few := total > 0 && sendingDownloads.Load() <= copyingDownloads
 		switch {
 		case !limited && isRF && h.f != nil && !few:
 			g.limitUnsent(unsentLimit)

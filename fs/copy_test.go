@@ -113,15 +113,28 @@ func TestZeroCopyDownload(t *testing.T) {
 }
 
 // TestFewDownloadsCopy: unthrottled, while at most copyingDownloads downloads run, WriteTo
-// copies through the pooled buffer even to a ReaderFrom destination, and switches to sendfile(2)
-// as soon as more run, in the middle of a transfer.
+// sends the first step with sendfile(2) and copies the next ones through the pooled buffer even
+// to a ReaderFrom destination, and goes back to sendfile as soon as more run, in the middle of
+// a transfer. A file of one step is sent as before.
 func TestFewDownloadsCopy(t *testing.T) {
 	dir := t.TempDir()
-	data := randomFile(t, dir, "f", 4<<20+5)
+	data := randomFile(t, dir, "f", 5<<20+5)
+	small := randomFile(t, dir, "small", 100<<10)
 	tr := newTree(t, []Mount{{Path: "/", Dir: dir, Perm: PermAll}}, Options{})
-	h := openDownload(t, tr, "/f")
+
+	h := openDownload(t, tr, "/small")
+	dst := &switchingRF{onWrite: func(int) {}}
+	if n, err := io.Copy(dst, h); err != nil || !bytes.Equal(dst.buf.Bytes(), small) {
+		t.Fatalf("io.Copy = %d, %v", n, err)
+	}
+	if dst.copied != 0 || len(dst.readers) != 1 {
+		t.Fatalf("small file: %d bytes written, %d ReadFrom calls; want 0 and 1", dst.copied, len(dst.readers))
+	}
+	_ = h.Close()
+
+	h = openDownload(t, tr, "/f")
 	h.zeroCopyChunk = 1 << 20
-	dst := &switchingRF{}
+	dst = &switchingRF{}
 	dst.onWrite = func(total int) {
 		if total == 2<<20 && !dst.switched { // two chunks copied: the others start
 			dst.switched = true
@@ -132,8 +145,8 @@ func TestFewDownloadsCopy(t *testing.T) {
 	if err != nil || n != int64(len(data)) || !bytes.Equal(dst.buf.Bytes(), data) {
 		t.Fatalf("io.Copy = %d, %v; content equal: %v", n, err, bytes.Equal(dst.buf.Bytes(), data))
 	}
-	if dst.copied != 2<<20 || len(dst.readers) != 3 {
-		t.Fatalf("%d bytes copied through Write, then %d ReadFrom calls; want 2 MiB, then 3",
+	if dst.copied != 2<<20 || len(dst.readers) != 1+3 {
+		t.Fatalf("%d bytes copied through Write, %d ReadFrom calls; want 2 MiB, and 1 before, 3 after",
 			dst.copied, len(dst.readers))
 	}
 	for _, sz := range dst.sizes {

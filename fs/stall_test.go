@@ -133,13 +133,15 @@ func TestStalledDownload(t *testing.T) {
 		name  string
 		limit Rate
 		wrap  func(net.Conn) io.Writer
-		shut  bool // the socket's sending side is shut (TLS: see shutTLSSocket)
-		many  bool // more than copyingDownloads downloads run
+		shut  bool  // the socket's sending side is shut (TLS: see shutTLSSocket)
+		many  bool  // more than copyingDownloads downloads run
+		first int64 // bytes the client reads before it stops
 	}{
-		{"sendfile", 0, func(c net.Conn) io.Writer { return c }, false, true},
-		{"copied (few downloads)", 0, func(c net.Conn) io.Writer { return c }, false, false},
-		{"buffered (TLS)", 0, func(c net.Conn) io.Writer { return connOnly{c} }, true, false},
-		{"throttled", 100_000_000, func(c net.Conn) io.Writer { return c }, false, false},
+		{"sendfile", 0, func(c net.Conn) io.Writer { return c }, false, true, 0},
+		// the first step goes with sendfile, the second copies
+		{"copied (few downloads)", 0, func(c net.Conn) io.Writer { return c }, false, false, zeroCopyChunk},
+		{"buffered (TLS)", 0, func(c net.Conn) io.Writer { return connOnly{c} }, true, false, 0},
+		{"throttled", 100_000_000, func(c net.Conn) io.Writer { return c }, false, false, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -155,10 +157,17 @@ func TestStalledDownload(t *testing.T) {
 			client, server := tcpPair(t)
 			smallBuffers(t, client, server)
 			h := openDownload(t, tr, "/big")
-			r := waitCopy(t, goCopy(tc.wrap(server), h), 20*time.Second) // the client never reads
+			res := goCopy(tc.wrap(server), h)
+			if tc.first > 0 {
+				_ = client.SetReadDeadline(time.Now().Add(10 * time.Second))
+				if _, err := io.CopyN(io.Discard, client, tc.first); err != nil {
+					t.Fatal(err)
+				}
+			}
+			r := waitCopy(t, res, 20*time.Second) // the client reads no more
 			_ = h.Close()
-			if r.n >= size {
-				t.Fatalf("%d bytes sent to a client that never reads", r.n)
+			if r.n >= size || r.n <= tc.first {
+				t.Fatalf("%d bytes sent to a client that read %d, want more, and less than all", r.n, tc.first)
 			}
 			checkStalled(t, r, timeout, &rec, dir)
 			if tc.shut {
