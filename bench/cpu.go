@@ -148,6 +148,9 @@ type cpuSpan struct {
 }
 
 func (s *server) cpuStart() cpuSpan {
+	if s.cpu == nil { // a server the bench did not start (in-process): its process tree
+		s.cpu = &cpuMeter{fd: -1, pid: func() int { return s.pid }}
+	}
 	v, ok := s.cpu.seconds()
 	return cpuSpan{m: s.cpu, start: v, ok: ok}
 }
