@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
 // procTree returns root and all its descendants, from /proc/*/stat.
@@ -123,4 +124,158 @@ func (p *peakProbe) rise() int64 {
 		}
 	}
 	return sum
+}
+
+// cpuMeter counts the CPU time a server spends, every process it forks
+// included (the peers fork one or two processes per session, which exit
+// before a scenario ends). It puts the server into a cgroup v2 of its own and
+// reads cpu.stat's usage_usec; where no cgroup v2 can be made (no root, no
+// cgroup2 mount), it sums utime, stime, cutime and cstime over the live
+// process tree, which misses children that exited without being waited for.
+type cpuMeter struct {
+	dir string // cgroup directory ("" = the /proc fallback)
+	fd  int    // open directory, for SysProcAttr.CgroupFD
+	pid func() int
+}
+
+// newCPUMeter makes the cgroup for the server named name; pid returns the
+// root of its process tree for the fallback.
+func newCPUMeter(name string, pid func() int) *cpuMeter {
+	m := &cpuMeter{fd: -1, pid: pid}
+	root := cgroup2Mount()
+	if root == "" {
+		return m
+	}
+	dir := filepath.Join(root, fmt.Sprintf("wharf-bench-%d-%s", os.Getpid(), name))
+	if err := os.Mkdir(dir, 0o755); err != nil && !os.IsExist(err) {
+		return m
+	}
+	fd, err := syscall.Open(dir, syscall.O_DIRECTORY|syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		_ = os.Remove(dir)
+		return m
+	}
+	m.dir, m.fd = dir, fd
+	return m
+}
+
+// attach makes a process started with attr begin inside the meter's cgroup.
+func (m *cpuMeter) attach(attr *syscall.SysProcAttr) {
+	if m == nil || m.dir == "" {
+		return
+	}
+	attr.UseCgroupFD = true
+	attr.CgroupFD = m.fd
+}
+
+// seconds returns the CPU time counted so far.
+func (m *cpuMeter) seconds() (float64, bool) {
+	if m == nil {
+		return 0, false
+	}
+	if m.dir != "" {
+		b, err := os.ReadFile(filepath.Join(m.dir, "cpu.stat"))
+		if err == nil {
+			if v, ok := statField(b, "usage_usec"); ok {
+				return float64(v) / 1e6, true
+			}
+		}
+		return 0, false
+	}
+	var ticks int64
+	for _, pid := range procTree(m.pid()) {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		ticks += statTicks(b)
+	}
+	return float64(ticks) / 100, ticks > 0 // USER_HZ is 100 on Linux
+}
+
+// close removes the cgroup once its processes are gone.
+func (m *cpuMeter) close() {
+	if m == nil || m.dir == "" {
+		return
+	}
+	_ = syscall.Close(m.fd)
+	_ = os.Remove(m.dir)
+	m.dir = ""
+}
+
+// cgroup2Mount returns where the cgroup v2 hierarchy is mounted ("" = none).
+func cgroup2Mount() string {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		// ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPER
+		pre, post, ok := strings.Cut(sc.Text(), " - ")
+		if !ok || !strings.HasPrefix(post, "cgroup2 ") {
+			continue
+		}
+		if f := strings.Fields(pre); len(f) >= 5 {
+			return f[4]
+		}
+	}
+	return ""
+}
+
+// statField returns the value of "name N" in a cgroup stat file.
+func statField(b []byte, name string) (int64, bool) {
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+			return n, err == nil
+		}
+	}
+	return 0, false
+}
+
+// statTicks sums utime, stime, cutime and cstime (fields 14-17) of
+// /proc/PID/stat.
+func statTicks(b []byte) int64 {
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	// f[0] is field 3 (state); fields 14-17 are f[11:15].
+	if len(f) < 15 {
+		return 0
+	}
+	var sum int64
+	for _, s := range f[11:15] {
+		n, _ := strconv.ParseInt(s, 10, 64)
+		sum += n
+	}
+	return sum
+}
+
+// cpuSpan measures a server's CPU seconds over one stretch of a scenario.
+type cpuSpan struct {
+	m     *cpuMeter
+	start float64
+	ok    bool
+}
+
+func (s *server) cpuStart() cpuSpan {
+	if s.cpu == nil { // a server the bench did not start (in-process): its process tree
+		s.cpu = &cpuMeter{fd: -1, pid: func() int { return s.pid }}
+	}
+	v, ok := s.cpu.seconds()
+	return cpuSpan{m: s.cpu, start: v, ok: ok}
+}
+
+// per returns the CPU seconds spent since cpuStart divided by units, and
+// whether it could be measured.
+func (c cpuSpan) per(units float64) (float64, bool) {
+	v, ok := c.m.seconds()
+	if !ok || !c.ok || units <= 0 {
+		return 0, false
+	}
+	return (v - c.start) / units, true
 }
