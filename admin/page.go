@@ -55,7 +55,7 @@ func init() {
 	})
 	templates = template.Must(template.New("").Funcs(template.FuncMap{
 		"asset":    func(name string) string { return assetURLs[name] },
-		"bytes":    formatBytes,
+		"bytes":    FormatBytes,
 		"rfc3339":  func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 		"stamp":    func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
 		"ago":      func(t time.Time) string { return formatDuration(time.Since(t)) },
@@ -416,8 +416,9 @@ func eta(done, size, rate int64) string {
 	return formatDuration(time.Duration(float64(size-done) / float64(rate) * float64(time.Second)))
 }
 
-// formatBytes prints a byte count in powers of 1000: "999 B", "12.3 MB".
-func formatBytes(n int64) string {
+// FormatBytes prints a byte count in powers of 1000: "999 B", "1.5 KB", "12.3 MB"
+// (the status page and wharf ctl).
+func FormatBytes(n int64) string {
 	const unit = 1000
 	if n < unit {
 		return fmt.Sprintf("%d B", n)

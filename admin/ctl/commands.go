@@ -85,14 +85,14 @@ func transfer(t *admin.Transfer) string {
 		return "-"
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s %s %s", t.Direction, t.Path, Bytes(t.Bytes))
+	fmt.Fprintf(&b, "%s %s %s", t.Direction, t.Path, admin.FormatBytes(t.Bytes))
 	if t.Size >= 0 {
-		fmt.Fprintf(&b, " of %s", Bytes(int64(t.Size)))
+		fmt.Fprintf(&b, " of %s", admin.FormatBytes(int64(t.Size)))
 		if t.Size > 0 {
 			fmt.Fprintf(&b, " (%d%%)", t.Bytes*100/int64(t.Size))
 		}
 	}
-	fmt.Fprintf(&b, " at %s/s", Bytes(t.BytesPerSecond))
+	fmt.Fprintf(&b, " at %s/s", admin.FormatBytes(t.BytesPerSecond))
 	return b.String()
 }
 
@@ -208,9 +208,9 @@ func cmdUsers(c *client, o *options) error {
 func folder(f admin.Folder) string {
 	s := f.Mount
 	if f.UsedSize > 0 || f.QuotaSize > 0 {
-		s += " " + Bytes(f.UsedSize)
+		s += " " + admin.FormatBytes(f.UsedSize)
 		if f.QuotaSize > 0 {
-			s += " of " + Bytes(f.QuotaSize)
+			s += " of " + admin.FormatBytes(f.QuotaSize)
 		}
 	}
 	if f.UsedFiles > 0 || f.QuotaFiles > 0 {
@@ -259,18 +259,4 @@ func left(t time.Time) string {
 		d = 0
 	}
 	return d.String()
-}
-
-// Bytes prints a byte count in powers of 1000: "999 B", "1.5 KB", "12.3 MB".
-func Bytes(n int64) string {
-	const unit = 1000
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit && exp < 5; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %cB", float64(n)/float64(div), "KMGTPE"[exp])
 }
