@@ -195,7 +195,7 @@ func (c *Cluster) liftBan(ctx context.Context, p netip.Prefix) (bool, error) {
 
 // listBans returns the bans in force, by address.
 func (c *Cluster) listBans(ctx context.Context) ([]Ban, error) {
-	raw, err := bansScript.Run(ctx, c.rdb, []string{c.key("bans"), c.key("ban")}).StringSlice()
+	raw, err := liveScript.Run(ctx, c.rdb, []string{c.key("bans"), c.key("ban")}).StringSlice()
 	if err != nil {
 		return nil, err
 	}

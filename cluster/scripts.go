@@ -91,17 +91,19 @@ redis.call('PUBLISH', ARGV[2], ARGV[3])
 return 1
 `)
 
-// bansScript drops the bans that have ended and returns the JSON of the
+// liveScript serves the bans and the sessions directory alike: KEYS[1] is a
+// sorted set of members scored by when they end, KEYS[2] the hash of their
+// JSON. It drops the members that have ended and returns the JSON of the
 // others.
-var bansScript = redis.NewScript(nowMS + `
+var liveScript = redis.NewScript(nowMS + `
 local gone = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. now)
-for _, p in ipairs(gone) do
-	redis.call('HDEL', KEYS[2], p)
+for _, m in ipairs(gone) do
+	redis.call('HDEL', KEYS[2], m)
 end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. now)
 local out = {}
-for _, p in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
-	local v = redis.call('HGET', KEYS[2], p)
+for _, m in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+	local v = redis.call('HGET', KEYS[2], m)
 	if v then
 		out[#out + 1] = v
 	end
@@ -116,22 +118,4 @@ var publishSessionsScript = redis.NewScript(nowMS + `
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('ZADD', KEYS[2], now + tonumber(ARGV[3]), ARGV[1])
 return 1
-`)
-
-// sessionsScript drops the instances whose entry has ended and returns the
-// JSON of the others.
-var sessionsScript = redis.NewScript(nowMS + `
-local gone = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', '(' .. now)
-for _, i in ipairs(gone) do
-	redis.call('HDEL', KEYS[1], i)
-end
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. now)
-local out = {}
-for _, i in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
-	local v = redis.call('HGET', KEYS[1], i)
-	if v then
-		out[#out + 1] = v
-	end
-end
-return out
 `)

@@ -104,7 +104,7 @@ func (c *Cluster) others(ctx context.Context) ([]entry, error) {
 		return nil, err
 	}
 	defer cancel()
-	raw, err := sessionsScript.Run(ctx, c.rdb, []string{c.key("sessions"), c.key("instances")}).StringSlice()
+	raw, err := liveScript.Run(ctx, c.rdb, []string{c.key("instances"), c.key("sessions")}).StringSlice()
 	if err != nil {
 		return nil, c.failed(err)
 	}
