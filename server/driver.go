@@ -237,6 +237,7 @@ func (d *driver) ClientDisconnected(cc ftpserver.ClientContext) {
 func (s *Server) logout(sess *session) *auth.User {
 	u := sess.user.Swap(nil)
 	if u != nil {
+		s.reg.logout(sess.remote)
 		s.reg.users.Release(u.Name)
 		s.metrics.sessionsLoggedIn.Dec()
 	}
@@ -420,7 +421,9 @@ func (s *Server) openSession(cc ftpserver.ClientContext, sess *session, u *auth.
 	cc.SetPath(home)
 	sess.log = log
 	sess.tree.Store(tree)
-	sess.user.Store(u)
+	if sess.user.Swap(u) == nil {
+		s.reg.login(sess.remote)
+	}
 	s.metrics.loginsTotal.WithLabelValues(loginSuccess).Inc()
 	s.metrics.sessionsLoggedIn.Inc()
 	log.Info("login", "tls", cc.HasTLSForControl(), "anonymous", u.Anonymous)
@@ -474,14 +477,7 @@ func (s *Server) dataPeerAdmission() func(netip.Addr) bool {
 	if !s.proxied() || s.state().cfg.Active.AllowForeign {
 		return nil
 	}
-	return func(a netip.Addr) bool {
-		found := false
-		s.reg.each(func(sess *session) bool {
-			found = sess.remote == a && sess.user.Load() != nil
-			return !found
-		})
-		return found
-	}
+	return s.reg.loggedIn
 }
 
 // publicIP is the PublicIPResolver: the address announced in 227 replies.

@@ -21,10 +21,34 @@ type registry struct {
 	sessions  sync.Map // session id → *session
 	users     *auth.Sessions
 	transfers atomic.Int64
+
+	loggedMu sync.Mutex
+	logged   map[netip.Addr]int // logged-in sessions per client address
 }
 
 func newRegistry() *registry {
-	return &registry{conns: newConnTracker(), users: auth.NewSessions()}
+	return &registry{conns: newConnTracker(), users: auth.NewSessions(), logged: make(map[netip.Addr]int)}
+}
+
+// login and logout count a session's login under its client address.
+func (r *registry) login(a netip.Addr)  { r.loggedAdd(a, 1) }
+func (r *registry) logout(a netip.Addr) { r.loggedAdd(a, -1) }
+
+func (r *registry) loggedAdd(a netip.Addr, d int) {
+	r.loggedMu.Lock()
+	defer r.loggedMu.Unlock()
+	if n := r.logged[a] + d; n > 0 {
+		r.logged[a] = n
+	} else {
+		delete(r.logged, a)
+	}
+}
+
+// loggedIn is whether a session from a is logged in.
+func (r *registry) loggedIn(a netip.Addr) bool {
+	r.loggedMu.Lock()
+	defer r.loggedMu.Unlock()
+	return r.logged[a] > 0
 }
 
 // expect records an accepted connection for the session about to start on it.
