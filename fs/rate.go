@@ -3,9 +3,7 @@ package fs
 import (
 	"fmt"
 	"math"
-	"math/big"
 	"strconv"
-	"strings"
 )
 
 // Rate is a transfer rate in bytes per second; 0 means unlimited.
@@ -14,10 +12,7 @@ type Rate int64
 // rateUnits maps unit names (compared case-insensitively, without "/s") to their size in bytes,
 // by magnitude, decimal first, in the order String tries them: it prints a rate with the first
 // unit that divides it exactly (512000 is "512KB/s", not "500KiB/s").
-var rateUnits = [...]struct {
-	name string
-	size int64
-}{
+var rateUnits = [...]unit{
 	{"GB", 1e9},
 	{"GiB", 1 << 30},
 	{"MB", 1e6},
@@ -35,60 +30,16 @@ func ParseRate(s string) (Rate, error) {
 	if s == "0" {
 		return 0, nil
 	}
-	bad := func(why string) (Rate, error) {
+	n, why := parseScaled(s, rateUnits[:], "/s")
+	if why != "" {
+		if why == whyFormat {
+			why = `want "0" or a number and a unit such as "512KB/s", "10MB/s" or "2MiB/s"`
+		} else if why == whyFraction {
+			why += " per second"
+		}
 		return 0, fmt.Errorf("invalid rate %q: %s", s, why)
 	}
-	const format = `want "0" or a number and a unit such as "512KB/s", "10MB/s" or "2MiB/s"`
-	rest, ok := strings.CutSuffix(s, "/s")
-	if !ok {
-		if strings.HasPrefix(s, "-") {
-			return bad("negative")
-		}
-		return bad(format)
-	}
-	end := 0
-	for end < len(rest) && (rest[end] >= '0' && rest[end] <= '9' || rest[end] == '.') {
-		end++
-	}
-	num, unit := rest[:end], strings.TrimPrefix(rest[end:], " ")
-	if strings.HasPrefix(rest, "-") {
-		return bad("negative")
-	}
-	size := int64(0)
-	for _, u := range rateUnits {
-		if strings.EqualFold(unit, u.name) {
-			size = u.size
-			break
-		}
-	}
-	if size == 0 || !validDecimal(num) {
-		return bad(format)
-	}
-	var v big.Rat
-	if _, ok := v.SetString(num); !ok {
-		return bad(format)
-	}
-	v.Mul(&v, new(big.Rat).SetInt64(size))
-	q := new(big.Int).Quo(v.Num(), v.Denom()) // truncate to whole bytes
-	if !q.IsInt64() {
-		return bad("too large")
-	}
-	if q.Sign() == 0 && v.Sign() != 0 {
-		return bad("less than one byte per second")
-	}
-	return Rate(q.Int64()), nil
-}
-
-// validDecimal reports whether s is digits with at most one '.', with a digit on at least one side.
-func validDecimal(s string) bool {
-	intPart, frac, hasDot := strings.Cut(s, ".")
-	if strings.Contains(frac, ".") || intPart == "" && frac == "" {
-		return false
-	}
-	if hasDot && frac == "" {
-		return false
-	}
-	return true // only digits and dots reach here
+	return Rate(n), nil
 }
 
 // String formats r with the largest unit that divides it exactly ("10MB/s", "2MiB/s", "1500B/s"),

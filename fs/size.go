@@ -2,9 +2,7 @@ package fs
 
 import (
 	"fmt"
-	"math/big"
 	"strconv"
-	"strings"
 )
 
 // Size is an amount of bytes, such as a quota; 0 means no cap.
@@ -18,48 +16,18 @@ func ParseSize(s string) (Size, error) {
 	if s == "0" {
 		return 0, nil
 	}
-	bad := func(why string) (Size, error) {
+	n, why := parseScaled(s, sizeUnits[:], "")
+	if why != "" {
+		if why == whyFormat {
+			why = `want "0" or a number and a unit such as "500KB", "512MiB" or "10GiB"`
+		}
 		return 0, fmt.Errorf("invalid size %q: %s", s, why)
 	}
-	const format = `want "0" or a number and a unit such as "500KB", "512MiB" or "10GiB"`
-	if strings.HasPrefix(s, "-") {
-		return bad("negative")
-	}
-	end := 0
-	for end < len(s) && (s[end] >= '0' && s[end] <= '9' || s[end] == '.') {
-		end++
-	}
-	num, unit := s[:end], strings.TrimPrefix(s[end:], " ")
-	size := int64(0)
-	for _, u := range sizeUnits {
-		if strings.EqualFold(unit, u.name) {
-			size = u.size
-			break
-		}
-	}
-	if size == 0 || !validDecimal(num) {
-		return bad(format)
-	}
-	var v big.Rat
-	if _, ok := v.SetString(num); !ok {
-		return bad(format)
-	}
-	v.Mul(&v, new(big.Rat).SetInt64(size))
-	q := new(big.Int).Quo(v.Num(), v.Denom())
-	if !q.IsInt64() {
-		return bad("too large")
-	}
-	if q.Sign() == 0 && v.Sign() != 0 {
-		return bad("less than one byte")
-	}
-	return Size(q.Int64()), nil
+	return Size(n), nil
 }
 
 // sizeUnits are the units of sizes, in the order String tries them.
-var sizeUnits = [...]struct {
-	name string
-	size int64
-}{
+var sizeUnits = [...]unit{
 	{"TB", 1e12},
 	{"TiB", 1 << 40},
 	{"GB", 1e9},
