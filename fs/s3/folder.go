@@ -512,6 +512,7 @@ func (u *upload) sendPart() error {
 			return u.f.fail("upload", u.name, err)
 		}
 		u.id = id
+		inProgress.Store(id, struct{}{})
 		u.sem = make(chan struct{}, Concurrency)
 	}
 	u.mu.Lock()
@@ -564,6 +565,7 @@ func (u *upload) Finish(complete bool) error {
 		err = u.sendPart()
 	}
 	u.wg.Wait()
+	defer inProgress.Delete(u.id)
 	if err == nil {
 		err = u.failed()
 	}
