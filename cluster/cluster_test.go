@@ -1,7 +1,6 @@
 package cluster
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/wharf-ftp/wharf/cluster/clustertest"
+	"github.com/wharf-ftp/wharf/internal/testkit"
 )
 
 // node is one cluster member under test, with what its callbacks saw.
@@ -23,27 +23,10 @@ type node struct {
 	unbans  chan netip.Prefix
 	kicks   chan string
 	syncs   chan []Ban
-	logs    *syncBuffer
+	logs    *testkit.Buffer
 	mu      sync.Mutex
 	own     []Session
 	ownBans []Ban
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // startNode connects a node named name to url, with short periods so tests
@@ -55,7 +38,7 @@ func startNode(t *testing.T, url, name string, tweak func(*Options, *node)) *nod
 		unbans: make(chan netip.Prefix, 100),
 		kicks:  make(chan string, 100),
 		syncs:  make(chan []Ban, 100),
-		logs:   &syncBuffer{},
+		logs:   &testkit.Buffer{},
 	}
 	opt := Options{
 		URL:           url,
