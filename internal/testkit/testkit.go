@@ -1,6 +1,6 @@
 // Package testkit holds the small helpers every package's tests share: a log
-// buffer safe for concurrent writers and a free loopback port. It sits below
-// every other package, so any test may import it.
+// buffer safe for concurrent writers, a free loopback port and an
+// ftpserverlib server served for the length of a test.
 package testkit
 
 import (
@@ -8,6 +8,9 @@ import (
 	"net"
 	"sync"
 	"testing"
+	"time"
+
+	ftpserver "github.com/fclairamb/ftpserverlib"
 )
 
 // Buffer is a goroutine-safe buffer, for a logger's output.
@@ -38,4 +41,23 @@ func FreePort(t testing.TB) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// Serve listens and serves srv until the test ends, then stops it and waits
+// (a bounded time) for Serve to return.
+func Serve(t testing.TB, srv *ftpserver.FtpServer) {
+	t.Helper()
+	if err := srv.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan struct{})
+	go func() { _ = srv.Serve(); close(served) }()
+	t.Cleanup(func() {
+		_ = srv.Stop()
+		select {
+		case <-served:
+		case <-time.After(10 * time.Second):
+			t.Error("Serve did not return after Stop")
+		}
+	})
 }
