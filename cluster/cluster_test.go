@@ -77,13 +77,7 @@ func startNode(t *testing.T, url, name string, tweak func(*Options, *node)) *nod
 // eventually polls cond until it holds, failing after a deadline.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testkit.WaitFor(t, 15*time.Second, what, cond)
 }
 
 // receive returns the next value of ch, failing after a deadline.

@@ -23,13 +23,7 @@ const waitDeadline = 5 * time.Second
 // eventually polls cond until it holds or the deadline passes.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(waitDeadline)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond) // polling interval, not a stand-in for a wait
-	}
+	testkit.WaitFor(t, waitDeadline, what, cond)
 }
 
 // startAnnouncer starts a's refresh loop and returns a stop function that
