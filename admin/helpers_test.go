@@ -17,6 +17,7 @@ import (
 
 	"github.com/wharf-ftp/wharf/admin"
 	"github.com/wharf-ftp/wharf/admin/admintest"
+	"github.com/wharf-ftp/wharf/internal/testkit"
 )
 
 // The accounts of the test servers.
@@ -203,11 +204,5 @@ func (in *instance) as(user, pass string) func(t *testing.T, method, path string
 // eventually polls cond until it holds or the deadline passes.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testkit.WaitFor(t, 10*time.Second, what, cond)
 }

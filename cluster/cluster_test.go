@@ -1,7 +1,6 @@
 package cluster
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/wharf-ftp/wharf/cluster/clustertest"
+	"github.com/wharf-ftp/wharf/internal/testkit"
 )
 
 // node is one cluster member under test, with what its callbacks saw.
@@ -23,27 +23,10 @@ type node struct {
 	unbans  chan netip.Prefix
 	kicks   chan string
 	syncs   chan []Ban
-	logs    *syncBuffer
+	logs    *testkit.Buffer
 	mu      sync.Mutex
 	own     []Session
 	ownBans []Ban
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // startNode connects a node named name to url, with short periods so tests
@@ -55,7 +38,7 @@ func startNode(t *testing.T, url, name string, tweak func(*Options, *node)) *nod
 		unbans: make(chan netip.Prefix, 100),
 		kicks:  make(chan string, 100),
 		syncs:  make(chan []Ban, 100),
-		logs:   &syncBuffer{},
+		logs:   &testkit.Buffer{},
 	}
 	opt := Options{
 		URL:           url,
@@ -94,13 +77,7 @@ func startNode(t *testing.T, url, name string, tweak func(*Options, *node)) *nod
 // eventually polls cond until it holds, failing after a deadline.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testkit.WaitFor(t, 15*time.Second, what, cond)
 }
 
 // receive returns the next value of ch, failing after a deadline.

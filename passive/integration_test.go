@@ -13,6 +13,8 @@ import (
 
 	ftpserver "github.com/fclairamb/ftpserverlib"
 	"github.com/spf13/afero"
+
+	"github.com/wharf-ftp/wharf/internal/testkit"
 )
 
 // libDriver is the smallest ftpserverlib main driver using Ports and an
@@ -48,19 +50,7 @@ func startLibServer(t *testing.T, listen string, ports *Ports, announcer *Announ
 		ConnectionTimeout:        5,
 	}}
 	srv := ftpserver.NewFtpServer(d)
-	if err := srv.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan struct{})
-	go func() { _ = srv.Serve(); close(served) }()
-	t.Cleanup(func() {
-		_ = srv.Stop()
-		select {
-		case <-served:
-		case <-time.After(waitDeadline):
-			t.Error("server did not stop")
-		}
-	})
+	testkit.Serve(t, srv)
 	return srv.Addr()
 }
 

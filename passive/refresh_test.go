@@ -1,7 +1,6 @@
 package passive
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -14,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/wharf-ftp/wharf/internal/testkit"
 )
 
 // waitDeadline bounds every wait of these tests.
@@ -22,13 +23,7 @@ const waitDeadline = 5 * time.Second
 // eventually polls cond until it holds or the deadline passes.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(waitDeadline)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond) // polling interval, not a stand-in for a wait
-	}
+	testkit.WaitFor(t, waitDeadline, what, cond)
 }
 
 // startAnnouncer starts a's refresh loop and returns a stop function that
@@ -57,25 +52,7 @@ func startAnnouncer(t *testing.T, a *Announcer) (stop func()) {
 	return stop
 }
 
-// logBuffer collects log output safely.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
-func newLogger(lb *logBuffer) *slog.Logger { return slog.New(slog.NewTextHandler(lb, nil)) }
+func newLogger(lb *testkit.Buffer) *slog.Logger { return slog.New(slog.NewTextHandler(lb, nil)) }
 
 // fakeLookup is an injectable DNS lookup with a settable answer.
 type fakeLookup struct {
@@ -122,7 +99,7 @@ func TestAnnouncerDNS(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var lb logBuffer
+			var lb testkit.Buffer
 			fake := &fakeLookup{}
 			fake.set(tt.err, tt.addrs...)
 			a := NewAnnouncer(AnnouncerConfig{ExternalAddress: "ftp.example.com", Logger: newLogger(&lb)})
@@ -256,7 +233,7 @@ func (s *ipServer) waitRequests(t *testing.T, n int64) {
 }
 
 func TestAnnouncerURL(t *testing.T) {
-	var lb logBuffer
+	var lb testkit.Buffer
 	srv := newIPServer(t, http.StatusOK, " 203.0.113.7\n")
 	a := NewAnnouncer(AnnouncerConfig{ExternalURL: srv.URL, Refresh: 10 * time.Millisecond, Logger: newLogger(&lb)})
 	stop := startAnnouncer(t, a)

@@ -15,6 +15,8 @@ import (
 
 	ftpserver "github.com/fclairamb/ftpserverlib"
 	"github.com/spf13/afero"
+
+	"github.com/wharf-ftp/wharf/internal/testkit"
 )
 
 // libDriver runs ftpserverlib over wrapped control and passive listeners,
@@ -63,19 +65,7 @@ func startLib(t *testing.T) (*libDriver, string) {
 		ConnectionTimeout: 5,
 	}
 	srv := ftpserver.NewFtpServer(d)
-	if err := srv.Listen(); err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan struct{})
-	go func() { _ = srv.Serve(); close(served) }()
-	t.Cleanup(func() {
-		_ = srv.Stop()
-		select {
-		case <-served:
-		case <-time.After(waitDeadline):
-			t.Error("Serve did not return after Stop")
-		}
-	})
+	testkit.Serve(t, srv)
 	return d, raw.Addr().String()
 }
 

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/wharf-ftp/wharf/internal/engine"
+	"github.com/wharf-ftp/wharf/internal/testkit"
 )
 
 // lineServer serves a wrapped listener the way the FTP server would: a 220
@@ -72,35 +73,6 @@ func (s *lineServer) seen() []seenConn {
 	return append([]seenConn(nil), s.conns...)
 }
 
-// logBuffer collects the listener's log lines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// freePort returns a loopback port free at the time of the call.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // TestHAProxy puts a real HAProxy in front of a wrapped listener, with each
 // way it sends the PROXY protocol and health checks, and checks that the
 // listener sees the client's address, that bytes flow both ways, and that
@@ -128,7 +100,7 @@ func TestHAProxy(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var logs logBuffer
+			var logs testkit.Buffer
 			refused := newRefusals()
 			l := Wrap(raw, Options{
 				Trusted:   []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")},
@@ -145,7 +117,7 @@ func TestHAProxy(t *testing.T) {
 			})
 
 			dir := t.TempDir()
-			front := freePort(t)
+			front := testkit.FreePort(t)
 			sock := filepath.Join(dir, "stats.sock")
 			cfg := fmt.Sprintf(`global
     maxconn 64
@@ -169,7 +141,7 @@ backend be
 			if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			var out logBuffer
+			var out testkit.Buffer
 			cmd := exec.Command(haproxy, "-f", cfgPath, "-db")
 			cmd.Stdout, cmd.Stderr = &out, &out
 			if err := cmd.Start(); err != nil {

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/wharf-ftp/wharf/internal/testkit"
 )
 
 // waitDeadline bounds every wait of the tests.
@@ -15,13 +17,7 @@ const waitDeadline = 10 * time.Second
 // eventually polls cond until it holds or the deadline passes.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(waitDeadline)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testkit.WaitFor(t, waitDeadline, what, cond)
 }
 
 // refusals records OnRefused calls.

@@ -1,7 +1,6 @@
 package hooks
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -19,6 +18,7 @@ import (
 	"time"
 
 	"github.com/wharf-ftp/wharf/events"
+	"github.com/wharf-ftp/wharf/internal/testkit"
 )
 
 // results collects what OnResult reports.
@@ -59,24 +59,6 @@ func (r *results) wait(t *testing.T, n int) []string {
 	return got
 }
 
-// logBuffer is a slog handler's output, safe for concurrent writes.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 func newRunner(t *testing.T, hooks []Hook, res *results, logs io.Writer) *Runner {
 	t.Helper()
 	if logs == nil {
@@ -115,13 +97,7 @@ func upload(path string) events.Event {
 // waitFor polls cond until it holds, failing after a deadline.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testkit.WaitFor(t, 20*time.Second, what, cond)
 }
 
 func TestCommandGetsEventOnStdin(t *testing.T) {
@@ -159,7 +135,7 @@ func TestCommandFails(t *testing.T) {
 	dir := t.TempDir()
 	prog := script(t, dir, "fail.sh", "cat >/dev/null; echo 'disk on fire' >&2; exit 3\n")
 	res := newResults()
-	var logs logBuffer
+	var logs testkit.Buffer
 	r := newRunner(t, []Hook{{Name: "scan", Events: []events.Kind{events.Upload}, Command: []string{prog}}}, res, &logs)
 	for range 3 {
 		r.Deliver(upload("/x"))
@@ -371,7 +347,7 @@ func newBlocking(t *testing.T) (*blocking, string) {
 func TestQueueOverflowDrops(t *testing.T) {
 	b, u := newBlocking(t)
 	res := newResults()
-	var logs logBuffer
+	var logs testkit.Buffer
 	r := newRunner(t, []Hook{{Name: "slow", Events: []events.Kind{events.Upload}, URL: u, MaxRunning: 1, Queue: 2}}, res, &logs)
 	r.Deliver(upload("/1"))
 	waitFor(t, "the first run", func() bool { return b.inFlight.Load() == 1 })

@@ -3,7 +3,6 @@
 package servertest
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	mrand "math/rand/v2"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"github.com/wharf-ftp/wharf/auth"
+	"github.com/wharf-ftp/wharf/internal/testkit"
 	"github.com/wharf-ftp/wharf/server"
 )
 
@@ -33,23 +33,7 @@ type Instance struct {
 }
 
 // Buffer is a goroutine-safe log buffer.
-type Buffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *Buffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-// String returns everything written so far.
-func (b *Buffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
+type Buffer = testkit.Buffer
 
 // Password is the password of every user that Hash is used for in tests.
 const Password = "s3cret-pass"
@@ -198,11 +182,5 @@ func FreePortRange(t testing.TB, n int) int {
 // WaitFor polls cond every 10ms until it is true or the timeout passes.
 func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testkit.WaitFor(t, timeout, what, cond)
 }
