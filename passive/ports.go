@@ -36,6 +36,8 @@ type Ports struct {
 	free    []int32                  // offsets whose refs is 0, in no order
 	pos     []int32                  // pos[offset] is its index in free, -1 while in use
 	failing bool                     // the current run of failed FetchNext calls is already counted
+	owner   []int32                  // per port offset: the View that first listened on it, 0 = none yet
+	views   int32                    // Views handed out
 
 	exhausted   atomic.Uint64
 	onExhausted atomic.Pointer[func()]
@@ -64,6 +66,7 @@ func NewPorts(listen, announced PortRange) (*Ports, error) {
 		refs:      make([]int32, n),
 		free:      make([]int32, n),
 		pos:       make([]int32, n),
+		owner:     make([]int32, n),
 	}
 	for i := range n {
 		p.free[i] = int32(i)
@@ -84,6 +87,11 @@ func (p *Ports) Announced() PortRange { return p.announced }
 // ok=false when every port is in use; such a refusal is counted once per
 // passive attempt (see [Ports.Exhausted]).
 func (p *Ports) FetchNext() (exposed, listened int, ok bool) {
+	return p.fetch(nil)
+}
+
+// fetch is FetchNext for the View v, or for no View when v is nil.
+func (p *Ports) fetch(v *View) (exposed, listened int, ok bool) {
 	p.mu.Lock()
 	if len(p.free) == 0 {
 		first := !p.failing
@@ -98,7 +106,13 @@ func (p *Ports) FetchNext() (exposed, listened int, ok bool) {
 		return 0, 0, false
 	}
 	p.failing = false
-	offset := int(p.free[rand.IntN(len(p.free))])
+	offset := -1
+	if v != nil {
+		offset = v.pick()
+	}
+	if offset < 0 {
+		offset = int(p.free[rand.IntN(len(p.free))])
+	}
 	p.mu.Unlock()
 
 	listened = p.listen.First + offset
@@ -133,12 +147,20 @@ func (p *Ports) NumberAttempts() int {
 // the kernel's zero-copy paths are kept. A listener whose port lies outside
 // the listened range is returned as it is.
 func (p *Ports) WrapListener(l net.Listener) net.Listener {
+	return p.wrap(nil, l)
+}
+
+// wrap is WrapListener for the View v, or for no View when v is nil.
+func (p *Ports) wrap(v *View, l net.Listener) net.Listener {
 	addr, ok := l.Addr().(*net.TCPAddr)
 	if !ok || !p.listen.Contains(addr.Port) {
 		return l
 	}
 	offset := addr.Port - p.listen.First
 	p.acquire(offset)
+	if v != nil {
+		v.own(offset)
+	}
 	once := &closeOnce{close: func() error { return p.closeListener(offset, l) }}
 	wrapped := &portListener{Listener: l, once: once}
 	// ftpserverlib drops a passive listener without closing it when the PASV
@@ -284,4 +306,84 @@ func (l *portListener) SetDeadline(t time.Time) error {
 		return d.SetDeadline(t)
 	}
 	return errors.ErrUnsupported
+}
+
+// View is the Ports of one ftpserverlib server (one control listener).
+// ftpserverlib's shared passive listeners belong to the server that opened
+// them and stay bound until it stops, so a port one listener has used cannot
+// be bound by another. A View hands out first the free ports its own server
+// already listens on, then ports no server has used yet, and only then the
+// others' ports: sequential transfers on one listener reuse its ports instead
+// of binding the whole range, and leave the rest to the other listeners.
+//
+// A View implements ftpserverlib's PasvPortGetter; its listeners are counted
+// in the Ports it came from.
+type View struct {
+	p     *Ports
+	id    int32
+	owned []int32 // offsets this View's server has listened on, oldest first (p.mu)
+	next  int     // where the current passive attempt goes on in owned (p.mu)
+}
+
+var _ ftpserver.PasvPortGetter = (*View)(nil)
+
+// View returns a new View of p, for one ftpserverlib server.
+func (p *Ports) View() *View {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.views++
+	return &View{p: p, id: p.views}
+}
+
+// NumberAttempts is [Ports.NumberAttempts]; it also starts the View's walk
+// through its own ports again.
+func (v *View) NumberAttempts() int {
+	v.p.mu.Lock()
+	v.next = 0
+	v.p.mu.Unlock()
+	return v.p.NumberAttempts()
+}
+
+// FetchNext is [Ports.FetchNext], preferring the View's own free ports, then
+// ports no View has used.
+func (v *View) FetchNext() (exposed, listened int, ok bool) { return v.p.fetch(v) }
+
+// WrapListener is [Ports.WrapListener]; the listener's port becomes the View's
+// own if no View had it yet.
+func (v *View) WrapListener(l net.Listener) net.Listener { return v.p.wrap(v, l) }
+
+// pick returns the next free port offset of the View's own, or else a random
+// free one that no View has used, or -1. p.mu is held.
+func (v *View) pick() int {
+	p := v.p
+	for v.next < len(v.owned) {
+		offset := v.owned[v.next]
+		v.next++
+		if p.refs[offset] == 0 {
+			return int(offset)
+		}
+	}
+	// A few random draws among the free ports for one nobody owns: enough
+	// while unused ports are common, and the caller falls back to any free
+	// port (the other Views' ports may be free to bind again when their
+	// servers close passive listeners after use).
+	for range 8 {
+		offset := p.free[rand.IntN(len(p.free))]
+		if p.owner[offset] == 0 {
+			return int(offset)
+		}
+	}
+	return -1
+}
+
+// own records that the View's server listens on the port at offset, if no
+// View had it yet.
+func (v *View) own(offset int) {
+	p := v.p
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.owner[offset] == 0 {
+		p.owner[offset] = v.id
+		v.owned = append(v.owned, int32(offset))
+	}
 }

@@ -374,3 +374,46 @@ func TestPortsConcurrent(t *testing.T) {
 		t.Fatalf("InUse() = %d after every listener closed, want 0", p.InUse())
 	}
 }
+
+// TestPortsViews: a View hands out its own free ports first, then ports no
+// View has used, so sequential use of one View keeps to one port and leaves
+// the rest of the range to another View.
+func TestPortsViews(t *testing.T) {
+	p, err := NewPorts(PortRange{50000, 50003}, PortRange{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := p.View(), p.View()
+	use := func(v *View) int {
+		t.Helper()
+		v.NumberAttempts()
+		_, port, ok := v.FetchNext()
+		if !ok {
+			t.Fatal("FetchNext: no port")
+		}
+		_ = v.WrapListener(fakeTCP(port)).Close()
+		return port
+	}
+	first := use(a)
+	for i := range 20 {
+		if got := use(a); got != first {
+			t.Fatalf("sequential use %d of one view got port %d, want its own %d again", i, got, first)
+		}
+	}
+	// While a's port is in use, a takes another; b never gets a's ports
+	// while unused ones are free.
+	held := a.WrapListener(fakeTCP(first))
+	second := use(a)
+	if second == first {
+		t.Fatalf("a got its port %d while it was in use", first)
+	}
+	_ = held.Close()
+	for range 20 {
+		if got := use(b); got == first || got == second {
+			t.Fatalf("b got port %d, one of a's (%d, %d), with unused ports free", got, first, second)
+		}
+	}
+	if p.InUse() != 0 {
+		t.Fatalf("InUse() = %d after every listener closed", p.InUse())
+	}
+}

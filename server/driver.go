@@ -20,6 +20,7 @@ import (
 	"github.com/wharf-ftp/wharf/auth"
 	"github.com/wharf-ftp/wharf/events"
 	"github.com/wharf-ftp/wharf/fs"
+	"github.com/wharf-ftp/wharf/passive"
 	"github.com/wharf-ftp/wharf/proxy"
 )
 
@@ -60,6 +61,9 @@ type driver struct {
 	mode string
 	idx  int
 	addr string // the listener's configured address
+	// ports is this listener's view of the passive ports: ftpserverlib's
+	// passive listeners belong to one server (one control listener).
+	ports *passive.View
 }
 
 // session is one control connection, from ClientConnected to ClientDisconnected.
@@ -152,7 +156,7 @@ func (d *driver) GetSettings() (*ftpserver.Settings, error) {
 		Listener:                 d.gate,
 		ListenAddr:               d.gate.Addr().String(), // STAT prints it
 		Banner:                   cfg.Server.Banner,
-		PassiveTransferPortRange: d.s.ports,
+		PassiveTransferPortRange: d.ports,
 		// Each passive port hands a connection only to the session whose client
 		// address matches, and closes the others before any session sees them:
 		// without it ftpserverlib keeps a refused foreign connection and serves
@@ -450,7 +454,7 @@ func (d *driver) WrapPassiveListener(l net.Listener) (net.Listener, error) {
 		l = proxy.Wrap(l, popt)
 	}
 	dl := &dataListener{
-		Listener:  s.ports.WrapListener(l),
+		Listener:  d.ports.WrapListener(l),
 		strictEOF: func() bool { return s.state().cfg.TLS.StrictUploadEOF },
 		admit:     s.dataPeerAdmission(),
 		onCut: func(c *dataConn) {

@@ -194,6 +194,42 @@ func TestPassivePortsInRange(t *testing.T) {
 	t.Logf("ports used: %v", seen)
 }
 
+// TestPassivePortsTwoListeners: sequential transfers on one control listener
+// reuse its passive ports instead of binding the whole range, so another
+// listener (an implicit FTPS one, or a second address) still finds ports: the
+// range bounds simultaneous transfers, not the transfers made so far.
+func TestPassivePortsTwoListeners(t *testing.T) {
+	ports, _, _ := freePorts(t, 4)
+	text := strings.Replace(netConfig("127.0.0.1:0", fmt.Sprintf("ports = %q", ports), ""),
+		`listen = ["127.0.0.1:0"]`, `listen = ["127.0.0.1:0", "127.0.0.1:0"]`, 1)
+	in := startNet(t, text)
+	addrs := in.Srv.ControlAddrs()
+	if len(addrs) != 2 {
+		t.Fatalf("control listeners %v, want 2", addrs)
+	}
+	for i, addr := range []string{addrs[0], addrs[0], addrs[1], addrs[1], addrs[0]} {
+		c := loginFrom(t, "127.0.0.1", addr)
+		for j := range 6 {
+			cmd := []string{"PASV", "EPSV"}[j%2]
+			code, msg := c.cmd(cmd)
+			if code != 227 && code != 229 {
+				t.Fatalf("session %d on %s, transfer %d: %s answered %q with no transfer running", i, addr, j, cmd, msg)
+			}
+			var port int
+			if code == 229 {
+				port = parseEPSV(t, msg)
+			} else {
+				_, port = parsePASV(t, msg)
+			}
+			data := mustDialFrom(t, "", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+			if got := retrOver(t, c, data, "hello.txt"); got != "hello from wharf\n" {
+				t.Fatalf("RETR over port %d: %q", port, got)
+			}
+		}
+		quit(c)
+	}
+}
+
 // TestPassivePortExhaustion fills a two-port range: the third session's PASV
 // and EPSV get a 4xx at once, the event is counted, and the session succeeds
 // once a port is free again.

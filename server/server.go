@@ -261,7 +261,7 @@ func (s *Server) startListener(addr, mode string) error {
 	}
 	g := &gate{Listener: ln, s: s, mode: mode}
 	idx := len(s.listeners)
-	d := &driver{s: s, gate: g, mode: mode, idx: idx, addr: addr}
+	d := &driver{s: s, gate: g, mode: mode, idx: idx, addr: addr, ports: s.ports.View()}
 	srv := ftpserver.NewFtpServer(d)
 	srv.Logger = slog.New(libHandler{
 		Handler:  s.log.Handler().WithAttrs([]slog.Attr{slog.String("component", "ftp")}),
