@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	neturl "net/url"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -447,7 +448,7 @@ func health(args []string, stdout, stderr io.Writer) int {
 		*url = u
 	}
 	client := &http.Client{Timeout: 5 * time.Second}
-	resp, err := client.Get(*url)
+	resp, err := client.Get(healthTarget(*url))
 	if err != nil {
 		fmt.Fprintln(stderr, "wharf health:", err)
 		return exitFailure
@@ -459,6 +460,22 @@ func health(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintln(stdout, "ok")
 	return exitOK
+}
+
+// healthTarget completes a --url given as the metrics listener's address:
+// "host:port" is asked over http, and a URL without a path asks /healthz.
+func healthTarget(s string) string {
+	if !strings.Contains(s, "://") {
+		s = "http://" + s
+	}
+	u, err := neturl.Parse(s)
+	if err != nil {
+		return s // the request reports it
+	}
+	if u.Path == "" || u.Path == "/" {
+		u.Path = "/healthz"
+	}
+	return u.String()
 }
 
 // readPassword reads one line; on a terminal it turns echo off while reading.
