@@ -145,6 +145,7 @@ func New(opts Options) (*Server, error) {
 	}
 	s.metrics = newMetrics(func() float64 { return float64(s.autoban.Active()) }, func() float64 { return float64(s.ports.InUse()) },
 		s.clusterUp)
+	s.metrics.reg.MustRegister(s.storageCollectors()...)
 	s.bus = events.NewBus()
 	if err := s.startHooks(cfg); err != nil {
 		s.cleanup()

@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/wharf-ftp/wharf/fs"
 	"github.com/wharf-ftp/wharf/fs/s3"
@@ -16,12 +19,22 @@ import (
 // its folder outside wharf.
 const quotaRecount = time.Hour
 
-// storage keeps what outlives a reload: each folder's quota, with its usage.
+// staleSweepEvery is how often the folders in object stores are looked at
+// again for abandoned incomplete uploads (besides when a folder first appears).
+const staleSweepEvery = time.Hour
+
+// storage keeps what outlives a reload: each folder's quota, with its usage,
+// and when each folder in a store was last swept for abandoned uploads.
 // Its zero value is ready.
 type storage struct {
 	mu     sync.Mutex
 	quotas map[string]*quotaEntry // by folder identity (see folderKey)
 	ticker bool                   // the periodic recount runs
+
+	folders  map[string]*s3.Folder // the store folders of the state in use, by Folder.ID
+	swept    map[string]time.Time  // when each store folder's sweep last started
+	sweeping bool                  // the periodic sweep runs
+	aborted  atomic.Uint64         // abandoned uploads aborted (wharf_store_abandoned_uploads_aborted_total)
 }
 
 // quotaEntry is a folder's quota and how to count it.
@@ -78,6 +91,7 @@ func (s *Server) mountsFor(cfg *config.Config, stores map[string]*s3.Store, u *c
 		if f.Store != "" {
 			fb := stores[f.Store].Folder(f.Path)
 			m.Backend, m.Dir, b = fb, "", fb
+			*commit = append(*commit, func() { s.storage.folders[fb.ID()] = fb })
 		}
 		if f.Quota.Size > 0 || f.Quota.Files > 0 {
 			m.Quota = s.quotaFor(f, b, commit)
@@ -124,11 +138,78 @@ func (s *Server) quotaFor(f config.Folder, b fs.Backend, commit *[]func()) *fs.Q
 // every quota's usage again in the background.
 func (s *Server) commitStorage(st *state) {
 	s.storage.mu.Lock()
+	s.storage.folders = map[string]*s3.Folder{} // filled by the state's commit functions
 	for _, f := range st.commit {
 		f()
 	}
 	s.storage.mu.Unlock()
 	s.countQuotas()
+	s.sweepStores()
+}
+
+// sweepStores aborts, in the background, the abandoned incomplete uploads of
+// every store folder in use that was not swept within staleSweepEvery: at
+// start, when a reload adds a folder, and then every staleSweepEvery.
+func (s *Server) sweepStores() {
+	st := &s.storage
+	st.mu.Lock()
+	if st.swept == nil {
+		st.swept = map[string]time.Time{}
+	}
+	now := time.Now()
+	var due []*s3.Folder
+	for id, f := range st.folders {
+		if last, ok := st.swept[id]; !ok || now.Sub(last) >= staleSweepEvery {
+			st.swept[id] = now
+			due = append(due, f)
+		}
+	}
+	start := !st.sweeping && len(st.folders) > 0
+	st.sweeping = st.sweeping || start
+	st.mu.Unlock()
+	if len(due) > 0 {
+		go s.runSweeps(due)
+	}
+	if start {
+		go func() {
+			t := time.NewTicker(staleSweepEvery)
+			defer t.Stop()
+			for {
+				select {
+				case <-s.ctx.Done():
+					return
+				case <-t.C:
+					s.sweepStores()
+				}
+			}
+		}()
+	}
+}
+
+// runSweeps aborts the abandoned incomplete uploads below each folder's prefix
+// (fs/s3 logs each); a folder whose sweep fails is tried again at the next tick.
+func (s *Server) runSweeps(folders []*s3.Folder) {
+	for _, f := range folders {
+		aborted, err := f.AbortStale(s.ctx, s3.StaleUploadAge)
+		s.storage.aborted.Add(uint64(len(aborted)))
+		if err != nil {
+			if s.ctx.Err() != nil {
+				return
+			}
+			s.log.Warn("object store: cannot look for abandoned uploads", "component", "store", "err", err)
+			s.storage.mu.Lock()
+			delete(s.storage.swept, f.ID())
+			s.storage.mu.Unlock()
+		}
+	}
+}
+
+// storageCollectors are the metrics of the storage: abandoned uploads aborted.
+func (s *Server) storageCollectors() []prometheus.Collector {
+	return []prometheus.Collector{prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "wharf_store_abandoned_uploads_aborted_total",
+		Help: "Incomplete multipart uploads left in an object store (by a crash) that wharf aborted.",
+	}, func() float64 { return float64(s.storage.aborted.Load()) })}
 }
 
 // countQuotas counts, in the background, the usage of every quota of the

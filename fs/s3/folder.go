@@ -197,8 +197,19 @@ func (f *Folder) Mkdir(name string, all bool) error {
 	}
 	ctx, cancel := f.ctx()
 	defer cancel()
-	_, err = f.s.core.Client.PutObject(ctx, f.s.bucket, f.dirKey(name), bytes.NewReader(nil), 0, minio.PutObjectOptions{})
-	return f.fail("mkdir", name, err)
+	return f.fail("mkdir", name, f.putMarker(ctx, f.dirKey(name)))
+}
+
+// emptySHA256 is the SHA-256 of nothing, in hex.
+const emptySHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+// putMarker creates the empty object key (a "dir/" marker) with one plainly signed request.
+// Over http minio-go would otherwise send even an empty body as a signed aws-chunked stream,
+// and versitygw answers such a PUT of a "dir/" key before reading that body and closes the
+// connection: the client, still writing, sees a broken pipe though the marker was made.
+func (f *Folder) putMarker(ctx context.Context, key string) error {
+	_, err := f.s.core.PutObject(ctx, f.s.bucket, key, bytes.NewReader(nil), 0, "", emptySHA256, minio.PutObjectOptions{DisableContentSha256: true})
+	return err
 }
 
 // Remove deletes an object; a directory is refused.
@@ -317,7 +328,7 @@ func (f *Folder) copy(src, dst string, size int64) error {
 	var err error
 	switch {
 	case strings.HasSuffix(src, "/"):
-		_, err = f.s.core.Client.PutObject(ctx, f.s.bucket, dst, bytes.NewReader(nil), 0, minio.PutObjectOptions{})
+		err = f.putMarker(ctx, dst)
 	case size <= 5<<30:
 		_, err = f.s.core.CopyObject(ctx, f.s.bucket, src, f.s.bucket, dst, nil, minio.CopySrcOptions{}, minio.PutObjectOptions{})
 	default:
@@ -512,6 +523,7 @@ func (u *upload) sendPart() error {
 			return u.f.fail("upload", u.name, err)
 		}
 		u.id = id
+		inProgress.Store(id, struct{}{})
 		u.sem = make(chan struct{}, Concurrency)
 	}
 	u.mu.Lock()
@@ -564,6 +576,7 @@ func (u *upload) Finish(complete bool) error {
 		err = u.sendPart()
 	}
 	u.wg.Wait()
+	defer inProgress.Delete(u.id)
 	if err == nil {
 		err = u.failed()
 	}

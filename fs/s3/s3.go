@@ -5,7 +5,8 @@
 // empty "dir/" marker so that an empty directory exists. An upload streams as a multipart
 // upload of fixed parts (PartSize, at most Concurrency parts in flight: memory is bounded
 // whatever the file's size) and the object appears only when it completes; an interrupted
-// upload is aborted and the old object stays. A file that fits in one part is one PUT. RETR
+// upload is aborted and the old object stays; one left by a crash is found and aborted later
+// (Folder.AbortStale). A file that fits in one part is one PUT. RETR
 // with REST is a ranged GET. A rename is a server-side copy then a delete; a directory's rename
 // moves every object or, on a failure, puts back what it had moved. Times cannot be set
 // (MFMT), nor can an object be written in place (APPE to an existing object, REST+STOR): those
@@ -21,6 +22,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/minio/minio-go/v7"
@@ -57,12 +59,17 @@ type Config struct {
 
 // Store is a connection to a bucket, shared by every folder in it.
 type Store struct {
-	core    minio.Core
-	bucket  string
-	prefix  string
-	timeout time.Duration
-	log     *slog.Logger
+	core     minio.Core
+	endpoint string
+	bucket   string
+	prefix   string
+	timeout  time.Duration
+	log      *slog.Logger
 }
+
+// inProgress holds the IDs of this process's multipart uploads in progress, whichever Store
+// (a reload makes new ones) started them: AbortStale never aborts them.
+var inProgress sync.Map
 
 // New returns a store. It does not contact the server (see Check).
 func New(cfg Config) (*Store, error) {
@@ -101,7 +108,7 @@ func New(cfg Config) (*Store, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Store{core: minio.Core{Client: c}, bucket: cfg.Bucket, prefix: cfg.Prefix, timeout: timeout, log: log}, nil
+	return &Store{core: minio.Core{Client: c}, endpoint: u.Scheme + "://" + u.Host, bucket: cfg.Bucket, prefix: cfg.Prefix, timeout: timeout, log: log}, nil
 }
 
 // Check reports whether the bucket answers (exists and the credentials may read it).

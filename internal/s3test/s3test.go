@@ -5,6 +5,7 @@ package s3test
 import (
 	"bytes"
 	"fmt"
+	iofs "io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -136,6 +137,37 @@ func (w *lockedWriter) Write(p []byte) (int, error) {
 		return len(p), nil
 	}
 	return w.s.out.Write(p)
+}
+
+// AgeUpload makes the incomplete multipart upload id in bucket look started ago in the past:
+// versitygw reports as its initiation time the modification time of the upload's directory in
+// its posix root, and as each part's time that of the part's file (with parts, those too).
+func (s *Server) AgeUpload(bucket, id string, ago time.Duration, parts bool) {
+	s.t.Helper()
+	when := time.Now().Add(-ago)
+	found := false
+	root := filepath.Join(s.Dir, bucket, ".sgwtmp", "multipart")
+	err := filepath.WalkDir(root, func(p string, d iofs.DirEntry, err error) error {
+		if err != nil || !d.IsDir() || d.Name() != id {
+			return err
+		}
+		found = true
+		if parts {
+			entries, err := os.ReadDir(p)
+			if err != nil {
+				return err
+			}
+			for _, e := range entries {
+				if err := os.Chtimes(filepath.Join(p, e.Name()), when, when); err != nil {
+					return err
+				}
+			}
+		}
+		return os.Chtimes(p, when, when)
+	})
+	if err != nil || !found {
+		s.t.Fatalf("upload %s in %s: found %v, %v", id, root, found, err)
+	}
 }
 
 // String describes the server.
