@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
 	neturl "net/url"
 	"os"
 	"os/signal"
@@ -352,12 +353,24 @@ func check(args []string, stdout, stderr io.Writer) int {
 	case *configPath == "":
 		return c.usageError("a configuration file is required (--config FILE)")
 	}
+	if *client != "" && !validClientAddr(*client) {
+		return c.usageError("--client %q: want an IP address, with or without a port", *client)
+	}
 	err := server.Check(server.CheckOptions{ConfigPath: *configPath, Client: *client, SkipPathChecks: *skip, Warnings: stderr}, stdout)
 	if err != nil {
 		printConfigErrors(stderr, err)
 		return exitFailure
 	}
 	return exitOK
+}
+
+// validClientAddr reports whether s is an IP address, with or without a port.
+func validClientAddr(s string) bool {
+	if _, err := netip.ParseAddr(s); err == nil {
+		return true
+	}
+	_, err := netip.ParseAddrPort(s)
+	return err == nil
 }
 
 func versionCmd(args []string, stdout, stderr io.Writer) int {
