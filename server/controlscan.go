@@ -41,9 +41,14 @@ func (c *controlConn) scanClear(p []byte) {
 		}
 		line := c.line
 		c.line = nil
-		if code, text, bad := protRefusal(line); bad && len(c.out) == 0 {
-			// Answered here, in order: every earlier line has had its reply.
+		if code, text, bad := protRefusal(line); bad {
 			// ftpserverlib would answer 200 and fall back to clear data.
+			if len(c.out) > 0 {
+				// Earlier lines first: this one is answered once they
+				// have their replies (the next Read).
+				c.pending = append(line, p...)
+				return
+			}
 			c.say(code, text)
 			continue
 		}

@@ -1141,7 +1141,15 @@ func TestPROTLevels(t *testing.T) {
 	}{{"PROT S", 536}, {"PROT E", 536}, {"PROT X", 504}, {"PROT", 504}, {"prot q", 504}} {
 		c.expect(tc.cmd, tc.code)
 	}
-	c.expect("NOOP", 200)
+	// Sent together, the replies come in order.
+	if _, err := c.conn.Write([]byte("NOOP\r\nPROT E\r\nPBSZ 0\r\nPROT X\r\nNOOP\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []int{200, 536, 200, 504, 200} {
+		if code, msg := c.read(); code != want {
+			t.Fatalf("pipelined commands: got %q, want %d", msg, want)
+		}
+	}
 	c.expect("PROT C", 200)
 	_, port := passivePort(t, c, "PASV")
 	data := mustDialFrom(t, "", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
