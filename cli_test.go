@@ -38,6 +38,7 @@ func TestHelpAndUsage(t *testing.T) {
 		{args: []string{"check"}, code: 2, stderr: "a configuration file is required", noStdout: true},
 		{args: []string{"check", "a.toml", "b.toml"}, code: 2, stderr: `unexpected argument "b.toml"`, noStdout: true},
 		{args: []string{"check", "--config", "a.toml", "b.toml"}, code: 2, stderr: "not both", noStdout: true},
+		{args: []string{"check", "--config", "a.toml", "--client", "bogus"}, code: 2, stderr: `--client "bogus": want an IP address`, noStdout: true},
 		{args: []string{"check", "--bogus"}, code: 2, stderr: "wharf check: flag provided but not defined: -bogus", noStdout: true},
 		{args: []string{"version", "now"}, code: 2, stderr: `unexpected argument "now"`, noStdout: true},
 		{args: []string{"hash", "x"}, code: 2, stderr: `unexpected argument "x"`, noStdout: true},

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
+	neturl "net/url"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -351,12 +353,24 @@ func check(args []string, stdout, stderr io.Writer) int {
 	case *configPath == "":
 		return c.usageError("a configuration file is required (--config FILE)")
 	}
+	if *client != "" && !validClientAddr(*client) {
+		return c.usageError("--client %q: want an IP address, with or without a port", *client)
+	}
 	err := server.Check(server.CheckOptions{ConfigPath: *configPath, Client: *client, SkipPathChecks: *skip, Warnings: stderr}, stdout)
 	if err != nil {
 		printConfigErrors(stderr, err)
 		return exitFailure
 	}
 	return exitOK
+}
+
+// validClientAddr reports whether s is an IP address, with or without a port.
+func validClientAddr(s string) bool {
+	if _, err := netip.ParseAddr(s); err == nil {
+		return true
+	}
+	_, err := netip.ParseAddrPort(s)
+	return err == nil
 }
 
 func versionCmd(args []string, stdout, stderr io.Writer) int {
@@ -447,7 +461,7 @@ func health(args []string, stdout, stderr io.Writer) int {
 		*url = u
 	}
 	client := &http.Client{Timeout: 5 * time.Second}
-	resp, err := client.Get(*url)
+	resp, err := client.Get(healthTarget(*url))
 	if err != nil {
 		fmt.Fprintln(stderr, "wharf health:", err)
 		return exitFailure
@@ -459,6 +473,22 @@ func health(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintln(stdout, "ok")
 	return exitOK
+}
+
+// healthTarget completes a --url given as the metrics listener's address:
+// "host:port" is asked over http, and a URL without a path asks /healthz.
+func healthTarget(s string) string {
+	if !strings.Contains(s, "://") {
+		s = "http://" + s
+	}
+	u, err := neturl.Parse(s)
+	if err != nil {
+		return s // the request reports it
+	}
+	if u.Path == "" || u.Path == "/" {
+		u.Path = "/healthz"
+	}
+	return u.String()
 }
 
 // readPassword reads one line; on a terminal it turns echo off while reading.

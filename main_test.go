@@ -487,9 +487,12 @@ func TestHealthCommand(t *testing.T) {
 		}
 		return m != nil
 	})
-	out, _, code := runWharf(t, "", "health", "--url", "http://"+addr+"/healthz")
-	if code != 0 || strings.TrimSpace(out) != "ok" {
-		t.Fatalf("health while serving: exit %d %q", code, out)
+	// The URL of /healthz, or the listener's address as a URL or host:port.
+	for _, url := range []string{"http://" + addr + "/healthz", "http://" + addr, "http://" + addr + "/", addr} {
+		out, _, code := runWharf(t, "", "health", "--url", url)
+		if code != 0 || strings.TrimSpace(out) != "ok" {
+			t.Fatalf("health --url %s while serving: exit %d %q", url, code, out)
+		}
 	}
 	d.signal(t, syscall.SIGTERM)
 	<-d.done

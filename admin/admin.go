@@ -37,7 +37,8 @@ type Options struct {
 	Unix bool
 	// OnLoginFailure is told of each failed login (for autoban). May be nil.
 	OnLoginFailure func(remote netip.Addr)
-	// Banned refuses requests from a banned address over TCP. May be nil.
+	// Banned refuses requests from a banned address over TCP, unless they
+	// carry a valid account (Basic auth or the page's cookie). May be nil.
 	Banned func(remote netip.Addr) bool
 	// Logger receives the audit lines (logins, changes); nil discards.
 	Logger *slog.Logger
@@ -103,9 +104,14 @@ func New(opt Options) *Server {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	securityHeaders(w.Header())
 	if !s.opt.Unix && s.opt.Banned != nil {
+		// A ban keeps out whoever cannot log in. A request with a valid
+		// account goes on, so that an operator whose own address is banned
+		// can still see and lift the ban.
 		if a := remoteAddr(r); a.IsValid() && s.opt.Banned(a) {
-			writeError(w, http.StatusForbidden, "address banned")
-			return
+			if _, ok := s.authenticate(r); !ok {
+				writeError(w, http.StatusForbidden, "address banned")
+				return
+			}
 		}
 	}
 	s.cop.Handler(s.mux).ServeHTTP(w, r)

@@ -388,9 +388,15 @@ func TestBannedAddressRefused(t *testing.T) {
 	in := startTCP(t, func(o *admin.Options) {
 		o.Banned = func(a netip.Addr) bool { return a == netip.MustParseAddr("127.0.0.1") }
 	})
-	a := in.as(adminUser, adminPass)(t, "GET", "/api/v1/status", nil)
-	if a.code != 403 {
-		t.Errorf("banned address: %d", a.code)
+	if a := in.as(adminUser, "wrong")(t, "GET", "/api/v1/status", nil); a.code != 403 {
+		t.Errorf("banned address, wrong password: %d, want 403", a.code)
+	}
+	if a := in.do(t, req{method: "GET", path: "/api/v1/bans"}); a.code != 403 {
+		t.Errorf("banned address, no account: %d, want 403", a.code)
+	}
+	// An operator whose own address is banned can still see and lift the ban.
+	if a := in.as(adminUser, adminPass)(t, "GET", "/api/v1/status", nil); a.code != 200 {
+		t.Errorf("banned address, valid account: %d, want 200", a.code)
 	}
 }
 

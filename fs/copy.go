@@ -224,7 +224,9 @@ func (h *handle) ReadFrom(r io.Reader) (int64, error) {
 		total += n
 		err = g.check(h, err)
 		if err == nil && h.q != nil && n > 0 {
-			err = h.charge(n)
+			if err = h.charge(n); err != nil {
+				drainRefused(r)
+			}
 		}
 		if err := h.done(n, err); err != nil {
 			return total, err

@@ -3,11 +3,13 @@ package fs
 import (
 	"context"
 	"errors"
+	"io"
 	"math"
 	"os"
 	"path"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Quota bounds the bytes and the number of files of one folder, whoever writes them, and counts
@@ -221,6 +223,26 @@ func (h *handle) charge(n int64) error {
 		return fail(h.vpath, errQuota)
 	}
 	return nil
+}
+
+// What the client may still send of an upload refused for its quota, read and discarded
+// before the data connection closes.
+const (
+	drainLimit = 64 << 20
+	drainTime  = 10 * time.Second
+)
+
+// drainRefused reads and discards what the client still sends of an upload refused for its
+// quota (until it closes, at most drainLimit bytes within drainTime), so that a client still
+// writing reads the 552 reply instead of failing on a reset connection. A connection without
+// read deadlines is not drained.
+func drainRefused(r io.Reader) {
+	d, ok := r.(interface{ SetReadDeadline(time.Time) error })
+	if !ok || d.SetReadDeadline(time.Now().Add(drainTime)) != nil {
+		return
+	}
+	defer func() { _ = d.SetReadDeadline(time.Time{}) }()
+	_, _ = io.Copy(io.Discard, io.LimitReader(r, drainLimit))
 }
 
 // quotaFinish settles the accounting of an upload that completed (or, in place, was cut: what

@@ -198,6 +198,26 @@ func TestAdminAPI(t *testing.T) {
 		t.Fatalf("unban twice: %d", code)
 	}
 
+	// A ban on the operator's own address (127.0.0.1, in the default autoban
+	// exempt list, which a manual ban ignores) refuses FTP, and the operator
+	// can still list and lift it.
+	if code, body := api.do("POST", "/api/v1/bans", `{"address":"127.0.0.1","duration":"1h"}`); code != 201 {
+		t.Fatalf("ban of the operator's address: %d %s", code, body)
+	}
+	self, err := dialRawFrom(t, "127.0.0.1", in.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, line, _ := self.tryRead(); code != 421 {
+		t.Fatalf("a banned 127.0.0.1 got %q", line)
+	}
+	if code, body := api.do("GET", "/api/v1/bans", ""); code != 200 || !strings.Contains(string(body), `"address":"127.0.0.1/32"`) {
+		t.Fatalf("bans from a banned address: %d %s", code, body)
+	}
+	if code, body := api.do("DELETE", "/api/v1/bans/127.0.0.1", ""); code != 204 {
+		t.Fatalf("unban from the banned address: %d %s", code, body)
+	}
+
 	// A rejected reload: 422 with FILE:LINE lines, then status says so.
 	good, _ := os.ReadFile(in.ConfigPath)
 	if err := os.WriteFile(in.ConfigPath, append(good, []byte("\nbogus_key = 1\n")...), 0o600); err != nil {

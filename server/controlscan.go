@@ -41,6 +41,17 @@ func (c *controlConn) scanClear(p []byte) {
 		}
 		line := c.line
 		c.line = nil
+		if code, text, bad := protRefusal(line); bad {
+			// ftpserverlib would answer 200 and fall back to clear data.
+			if len(c.out) > 0 {
+				// Earlier lines first: this one is answered once they
+				// have their replies (the next Read).
+				c.pending = append(line, p...)
+				return
+			}
+			c.say(code, text)
+			continue
+		}
 		if len(line) >= 5 && strings.EqualFold(string(line[:5]), "AUTH ") {
 			c.encrypted = true // TLS follows if ftpserverlib accepts AUTH
 		} else if c.rewrite != nil {
@@ -48,6 +59,25 @@ func (c *controlConn) scanClear(p []byte) {
 		}
 		c.out = append(c.out, line...)
 	}
+}
+
+// protRefusal reports whether line is a PROT command with a level other than
+// C or P, and the reply it gets: 536 for the levels RFC 4217 names (S, E),
+// 504 for anything else. The protection level stays as it was.
+func protRefusal(line []byte) (code int, text string, bad bool) {
+	l := strings.TrimRight(string(line), "\r\n")
+	cmd, level, _ := strings.Cut(l, " ")
+	if !strings.EqualFold(cmd, "PROT") {
+		return 0, "", false
+	}
+	level = strings.TrimSpace(level)
+	switch strings.ToUpper(level) {
+	case "C", "P":
+		return 0, "", false
+	case "S", "E":
+		return 536, "PROT " + level + " is not supported: use C (clear) or P (private).", true
+	}
+	return 504, "PROT level " + strconv.Quote(level) + " not understood: use C (clear) or P (private).", true
 }
 
 // portRewriter returns the rewriting of [active] use_control_address: a PORT

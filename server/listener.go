@@ -110,6 +110,7 @@ type controlConn struct {
 	readErr   error                    // a read error to return once out is drained
 	encrypted bool                     // an AUTH command went by: the rest is TLS, opaque here
 	tooLong   bool                     // a line was too long: the stream ends
+	pending   []byte                   // read but not scanned yet: a refused PROT line and what followed it
 	rewrite   func(line []byte) []byte // PORT/EPRT rewriting ([active] use_control_address), nil = none
 
 	// replies is where a reply of wharf's own goes (a 421 before the server
@@ -148,6 +149,12 @@ func (c *controlConn) Read(b []byte) (int, error) {
 	}
 	// In clear: whole command lines go on, checked and perhaps rewritten.
 	for len(c.out) == 0 && !c.tooLong {
+		if len(c.pending) > 0 {
+			p := c.pending
+			c.pending = nil
+			c.scanClear(p)
+			continue
+		}
 		n, err := c.Conn.Read(b)
 		err = c.noteRead(n, err)
 		c.scanClear(b[:n])

@@ -1127,3 +1127,34 @@ func activeRetr(t *testing.T, c *rawConn, l net.Listener, name string) string {
 	}
 	return got
 }
+
+// TestPROTLevels: on a clear control connection, PROT with a level other than
+// C or P is refused (536 for S and E, 504 for anything else), the session goes
+// on and data connections stay as they were.
+func TestPROTLevels(t *testing.T) {
+	ports, _, _ := freePorts(t, 2)
+	in := startNet(t, netConfig("127.0.0.1:0", fmt.Sprintf("ports = %q", ports), ""))
+	c := loginFrom(t, "127.0.0.1", in.Addr)
+	for _, tc := range []struct {
+		cmd  string
+		code int
+	}{{"PROT S", 536}, {"PROT E", 536}, {"PROT X", 504}, {"PROT", 504}, {"prot q", 504}} {
+		c.expect(tc.cmd, tc.code)
+	}
+	// Sent together, the replies come in order.
+	if _, err := c.conn.Write([]byte("NOOP\r\nPROT E\r\nPBSZ 0\r\nPROT X\r\nNOOP\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []int{200, 536, 200, 504, 200} {
+		if code, msg := c.read(); code != want {
+			t.Fatalf("pipelined commands: got %q, want %d", msg, want)
+		}
+	}
+	c.expect("PROT C", 200)
+	_, port := passivePort(t, c, "PASV")
+	data := mustDialFrom(t, "", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	if got := retrOver(t, c, data, "hello.txt"); got != "hello from wharf\n" {
+		t.Fatalf("RETR after the refused PROT levels: %q", got)
+	}
+	quit(c)
+}

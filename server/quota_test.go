@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"bytes"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -112,5 +113,35 @@ func TestQuotas(t *testing.T) {
 	})
 	if f := in2.Srv.UserFolders("bob"); f[0].QuotaSize != 0 || f[1].QuotaSize != 1_000_000 {
 		t.Errorf("bob's folders = %+v", f)
+	}
+}
+
+// TestQuotaReplyWhileSending: a client that goes on sending past the quota (here 8 MB
+// into a folder with 1 MB, written at once) can send it all and then reads the 552
+// reply, instead of failing on a reset data connection.
+func TestQuotaReplyWhileSending(t *testing.T) {
+	in := servertest.Start(t, quotaConfig, "alice", "shared", "bob")
+	c := dialRaw(t, in.Addr)
+	c.read()
+	c.login("bob", servertest.Password)
+	c.expect("TYPE I", 200)
+	for round := range 2 {
+		port := parseEPSV(t, c.expect("EPSV", 229))
+		data := mustDialFrom(t, "", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		if code, msg := c.cmd("STOR /shared/big.bin"); code != 150 && code != 125 {
+			t.Fatalf("STOR: %q", msg)
+		}
+		_ = data.SetWriteDeadline(time.Now().Add(30 * time.Second))
+		if _, err := data.Write(bytes.Repeat([]byte("b"), 8_000_000)); err != nil {
+			t.Fatalf("round %d: sending past the quota failed before the reply: %v", round, err)
+		}
+		_ = data.Close()
+		if code, msg := c.read(); code != 552 {
+			t.Fatalf("round %d: after sending past the quota: %q, want 552", round, msg)
+		}
+	}
+	c.expect("NOOP", 200)
+	if _, err := os.Stat(filepath.Join(in.Dir, "shared", "big.bin")); !os.IsNotExist(err) {
+		t.Errorf("a refused upload left big.bin: %v", err)
 	}
 }
